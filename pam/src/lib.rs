@@ -1,0 +1,95 @@
+//! pam_ultraauth.so: the PAM module that asks ultraauthd to verify a login.
+//!
+//! The module is thin on purpose: no network, TLS, threads, fork or signal handlers run
+//! inside the PAM application. It collects the PAM items, relays the daemon's prompts
+//! through the conversation and maps the verdict to a PAM return code in
+//! [`error::pam_code`].
+
+pub mod args;
+pub mod conversation;
+pub mod error;
+pub mod link;
+pub mod login;
+pub mod syslog;
+
+use std::ffi::CStr;
+use std::time::{Duration, Instant};
+
+use pam::constants::{PAM_SILENT, PamFlag, PamResultCode};
+use pam::conv::Conv;
+use pam::items::{RHost, Service, Tty};
+use pam::module::{PamHandle, PamHooks};
+use pam::pam_hooks;
+use ultraauth_proto::{LoginRequest, Outcome};
+
+use crate::conversation::{Conversation, PamConversation};
+use crate::error::{ModuleError, pam_code};
+use crate::link::UnixLink;
+use crate::syslog::Severity;
+
+struct UltraAuthModule;
+pam_hooks!(UltraAuthModule);
+
+impl PamHooks for UltraAuthModule {
+    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+        let service = read_item::<Service>(pamh).unwrap_or_else(|| "unknown".into());
+        let result = authenticate(pamh, &args, flags, &service);
+        log_result(&service, &result);
+        pam_code(&result)
+    }
+
+    /// Returns success because the credentials this module checks are not kept; Linux-PAM
+    /// turns an auth stack whose modules all ignore pam_setcred into a failure.
+    fn sm_setcred(_pamh: &mut PamHandle, _args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        PamResultCode::PAM_SUCCESS
+    }
+}
+
+fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag, service: &str) -> Result<Outcome, ModuleError> {
+    let arg_strings: Vec<&str> = args.iter().map(|arg| arg.to_str().unwrap_or("<not UTF-8>")).collect();
+    let args = args::parse_args(arg_strings).map_err(ModuleError::InvalidArgument)?;
+    let deadline = Instant::now() + Duration::from_secs(u64::from(args.timeout_secs));
+
+    // pam_get_user needs the handle mutably, so it comes before borrowing any item.
+    let user = pamh.get_user(None).map_err(ModuleError::pam)?;
+    let rhost = read_item::<RHost>(pamh);
+    let tty = read_item::<Tty>(pamh);
+    if args.debug {
+        let shown_rhost = rhost.as_deref().unwrap_or("-");
+        syslog::log(Severity::Debug, service, &format!("begin user={user} rhost={shown_rhost} socket={}", args.socket.display()));
+    }
+
+    let mut link = UnixLink::connect(&args.socket)?;
+
+    let conv = pamh.get_item::<Conv>().ok().flatten();
+    let mut pam_conversation = conv.map(PamConversation::new);
+    let conversation = pam_conversation.as_mut().map(|conv| conv as &mut dyn Conversation);
+
+    let request = LoginRequest {
+        user,
+        service: service.to_owned(),
+        rhost,
+        tty,
+        flow: args.flow,
+        wait_limit_secs: args.timeout_secs,
+        interactive: conversation.is_some(),
+    };
+    let silent = flags & PAM_SILENT != 0;
+    login::run_login(&mut link, conversation, request, deadline, silent)
+}
+
+/// Reads a string item; an unset item, a failed call and non-UTF-8 text all read as unset.
+fn read_item<'a, T>(pamh: &'a PamHandle) -> Option<String>
+where
+    T: pam::items::Item<'a> + std::ops::Deref<Target = &'a CStr>,
+{
+    let item = pamh.get_item::<T>().ok().flatten()?;
+    item.to_str().ok().map(str::to_owned)
+}
+
+/// Logs failures of the module itself; the daemon logs the verdicts it reaches.
+fn log_result(service: &str, result: &Result<Outcome, ModuleError>) {
+    if let Err(err) = result {
+        syslog::log(Severity::Error, service, &format!("{err}; returning {:?}", pam_code(result)));
+    }
+}
