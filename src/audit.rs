@@ -1,0 +1,138 @@
+//! The audit log: one line per security event with stable key=value fields, sent to
+//! syslog facility authpriv and mirrored to stderr (the journal, under systemd).
+//!
+//! Callers pass only names, addresses and reasons. Tokens, secrets, device codes and
+//! user codes never reach this module.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+
+/// Syslog severity of an audit line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+    Info,
+}
+
+pub struct AuditLog {
+    syslog: Option<Mutex<Logger<LoggerBackend, Formatter3164>>>,
+    stderr: bool,
+}
+
+impl AuditLog {
+    /// Opens the syslog connection; without a syslog daemon the lines go to stderr only.
+    pub fn open(use_syslog: bool, stderr: bool) -> Self {
+        let syslog = use_syslog.then(connect_syslog).flatten().map(Mutex::new);
+        AuditLog { syslog, stderr }
+    }
+
+    /// A log that writes only to stderr, for tests and `--no-syslog`.
+    pub fn stderr_only() -> Self {
+        AuditLog { syslog: None, stderr: true }
+    }
+
+    /// Writes one event: `event=NAME key=value ...`.
+    pub fn event(&self, level: Level, event: &str, fields: &[(&str, &str)]) {
+        let line = format_event(event, fields);
+
+        if self.stderr {
+            eprintln!("ultraauthd: {} {line}", level_name(level));
+        }
+        if let Some(logger) = &self.syslog {
+            let mut logger = logger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if send(&mut logger, level, &line).is_err() {
+                // syslog 7 does not reconnect when /dev/log is recreated, so reconnect once.
+                if let Some(fresh) = connect_syslog() {
+                    *logger = fresh;
+                    let _ = send(&mut logger, level, &line);
+                }
+            }
+        }
+    }
+}
+
+fn connect_syslog() -> Option<Logger<LoggerBackend, Formatter3164>> {
+    let formatter = Formatter3164 {
+        facility: Facility::LOG_AUTHPRIV,
+        hostname: None,
+        process: "ultraauthd".into(),
+        pid: std::process::id(),
+    };
+    syslog::unix(formatter).ok()
+}
+
+fn send(logger: &mut Logger<LoggerBackend, Formatter3164>, level: Level, line: &str) -> syslog::Result<()> {
+    match level {
+        Level::Error => logger.err(line),
+        Level::Warning => logger.warning(line),
+        Level::Notice => logger.notice(line),
+        Level::Info => logger.info(line),
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "error",
+        Level::Warning => "warning",
+        Level::Notice => "notice",
+        Level::Info => "info",
+    }
+}
+
+/// Formats `event=NAME key=value ...`, quoting values with spaces or quotes and escaping
+/// control characters, so one event is always one parseable line.
+pub fn format_event(event: &str, fields: &[(&str, &str)]) -> String {
+    let mut line = format!("event={}", quote_value(event));
+    for (key, value) in fields {
+        let _ = write!(line, " {key}={}", quote_value(value));
+    }
+    line
+}
+
+fn quote_value(value: &str) -> String {
+    let needs_quotes = value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
+    if !needs_quotes {
+        return value.to_owned();
+    }
+
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(quoted, "\\u{{{:x}}}", c as u32);
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_plain_fields() {
+        let line = format_event("login_approved", &[("user", "alice"), ("service", "sshd")]);
+        assert_eq!(line, "event=login_approved user=alice service=sshd");
+    }
+
+    #[test]
+    fn event_quotes_spaces_and_escapes_newlines() {
+        let line = format_event("login_denied", &[("reason", "bad \"sig\"\nevent=forged")]);
+        assert_eq!(line, r#"event=login_denied reason="bad \"sig\"\u{a}event=forged""#);
+    }
+
+    #[test]
+    fn event_empty_value_is_quoted() {
+        assert_eq!(format_event("x", &[("rhost", "")]), r#"event=x rhost="""#);
+    }
+}

@@ -1,0 +1,130 @@
+//! ultraauthd: the daemon behind pam_ultraauth.so.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ultraauth::audit::{AuditLog, Level};
+use ultraauth::clock::SystemClock;
+use ultraauth::config::{DEFAULT_CONFIG_PATH, load_config};
+use ultraauth::daemon::Daemon;
+use ultraauth::server::{bind_socket, serve};
+
+const USAGE: &str = "\
+Usage: ultraauthd [--config PATH] [--check] [--no-syslog]
+
+  --config PATH  configuration file (default /etc/ultraauth/ultraauthd.toml)
+  --check        validate the configuration and exit
+  --no-syslog    write audit lines to stderr only
+";
+
+struct Options {
+    config: PathBuf,
+    check_only: bool,
+    syslog: bool,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options { config: PathBuf::from(DEFAULT_CONFIG_PATH), check_only: false, syslog: true };
+    let mut args = std::env::args().skip(1);
+
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => options.config = args.next().map(PathBuf::from).ok_or("--config needs a path")?,
+            "--check" => options.check_only = true,
+            "--no-syslog" => options.syslog = false,
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            "--version" => {
+                println!("ultraauthd {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(err) => {
+            eprintln!("ultraauthd: {err}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let config = match load_config(&options.config) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("ultraauthd: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if options.check_only {
+        println!("ultraauthd: {} is valid", options.config.display());
+        return ExitCode::SUCCESS;
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("ultraauthd: starting the async runtime failed: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config, options.syslog))
+}
+
+async fn run(config: ultraauth::config::Config, syslog: bool) -> ExitCode {
+    let socket_path = config.socket_path.clone();
+    let audit = AuditLog::open(syslog, true);
+
+    let daemon = match Daemon::new(config, audit, Arc::new(SystemClock)) {
+        Ok(daemon) => Arc::new(daemon),
+        Err(err) => {
+            eprintln!("ultraauthd: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let listener = match bind_socket(&socket_path) {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("ultraauthd: cannot listen on {}: {err}", socket_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let shown_path = socket_path.display().to_string();
+    daemon.audit.event(Level::Notice, "daemon_started", &[("socket", &shown_path), ("issuer", &daemon.provider.config().issuer)]);
+
+    // Fetch discovery now so a provider problem shows in the log before the first login.
+    let warmup = daemon.clone();
+    tokio::spawn(async move {
+        if let Err(err) = warmup.provider.metadata().await {
+            warmup.audit.event(Level::Warning, "discovery_failed", &[("reason", &err.to_string())]);
+        }
+    });
+
+    let stopped = wait_for_stop_signal();
+    tokio::select! {
+        _ = serve(daemon.clone(), listener) => {}
+        signal = stopped => daemon.audit.event(Level::Notice, "daemon_stopped", &[("signal", signal)]),
+    }
+
+    let _ = std::fs::remove_file(&socket_path);
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    }
+}

@@ -1,0 +1,214 @@
+//! The daemon's configuration file, /etc/ultraauth/ultraauthd.toml by default.
+//!
+//! Unknown keys and invalid values stop the start. Every error names the file, the line,
+//! the key, the value and what to write instead.
+
+mod load;
+pub mod validate;
+
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+pub use load::{ConfigError, load_config};
+
+/// Path used when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/ultraauth/ultraauthd.toml";
+
+/// The file as written, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub provider: RawProvider,
+    #[serde(default)]
+    pub socket: RawSocket,
+    #[serde(default)]
+    pub mapping: RawMapping,
+    #[serde(default)]
+    pub sessions: RawSessions,
+    #[serde(default)]
+    pub login: RawLogin,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub device_authorization_endpoint: Option<String>,
+    pub id_token_algs: Option<Vec<String>>,
+    #[serde(default = "default_leeway")]
+    pub clock_leeway_secs: u64,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+    #[serde(default = "default_interval")]
+    pub default_interval_secs: u64,
+    #[serde(default = "default_jwks_refetch")]
+    pub jwks_refetch_min_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSocket {
+    #[serde(default = "default_socket_path")]
+    pub path: PathBuf,
+    #[serde(default = "default_allowed_users")]
+    pub allowed_users: Vec<String>,
+}
+
+impl Default for RawSocket {
+    fn default() -> Self {
+        RawSocket { path: default_socket_path(), allowed_users: default_allowed_users() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMapping {
+    #[serde(default = "default_claim")]
+    pub claim: String,
+    pub strip_domain: Option<String>,
+    #[serde(default)]
+    pub case: CasePolicy,
+}
+
+impl Default for RawMapping {
+    fn default() -> Self {
+        RawMapping { claim: default_claim(), strip_domain: None, case: CasePolicy::default() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    #[serde(default = "default_session_lifetime")]
+    pub lifetime_secs: u64,
+}
+
+impl Default for RawSessions {
+    fn default() -> Self {
+        RawSessions { lifetime_secs: default_session_lifetime() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogin {
+    #[serde(default = "default_wait")]
+    pub wait_secs: u64,
+}
+
+impl Default for RawLogin {
+    fn default() -> Self {
+        RawLogin { wait_secs: default_wait() }
+    }
+}
+
+/// How the mapped claim's letter case is treated before comparing with the PAM user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CasePolicy {
+    /// The claim must match the PAM user exactly.
+    #[default]
+    Exact,
+    /// The claim is lower-cased first, for providers that keep the case users typed.
+    Lower,
+}
+
+/// The validated configuration the daemon runs with.
+#[derive(Debug)]
+pub struct Config {
+    pub provider: ProviderConfig,
+    pub socket_path: PathBuf,
+    /// Uids allowed to connect, resolved from `socket.allowed_users` at start.
+    pub allowed_uids: Vec<u32>,
+    pub mapping: MappingConfig,
+    /// Seconds a verified session covers later logins of the same user, service and
+    /// remote host; 0 turns verified sessions off.
+    pub session_lifetime_secs: u64,
+    pub wait_secs: u64,
+}
+
+#[derive(Debug)]
+pub struct ProviderConfig {
+    pub issuer: String,
+    pub client_id: String,
+    /// `None` for a public client, which sends only its client_id.
+    pub client_secret: Option<Zeroizing<String>>,
+    pub scopes: Vec<String>,
+    pub endpoints: EndpointOverrides,
+    /// Algorithms the admin listed; `None` means those the provider advertises.
+    pub id_token_algs: Option<Vec<String>>,
+    pub clock_leeway_secs: u64,
+    pub request_timeout_secs: u64,
+    pub default_interval_secs: u64,
+    pub jwks_refetch_min_secs: u64,
+}
+
+/// Endpoints the admin set by hand; each replaces the one from discovery.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointOverrides {
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub device_authorization_endpoint: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MappingConfig {
+    pub claim: String,
+    pub strip_domain: Option<String>,
+    pub case: CasePolicy,
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(String::from).to_vec()
+}
+
+fn default_leeway() -> u64 {
+    60
+}
+
+fn default_request_timeout() -> u64 {
+    10
+}
+
+/// RFC 8628 section 3.2: clients poll every 5 seconds when the provider sets no interval.
+fn default_interval() -> u64 {
+    5
+}
+
+fn default_jwks_refetch() -> u64 {
+    30
+}
+
+fn default_socket_path() -> PathBuf {
+    PathBuf::from("/run/ultraauth/ultraauthd.sock")
+}
+
+fn default_allowed_users() -> Vec<String> {
+    vec!["root".into()]
+}
+
+fn default_claim() -> String {
+    "preferred_username".into()
+}
+
+fn default_session_lifetime() -> u64 {
+    300
+}
+
+/// Below OpenSSH's default LoginGraceTime of 120 seconds, with room for the prompt.
+fn default_wait() -> u64 {
+    100
+}

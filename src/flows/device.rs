@@ -1,0 +1,248 @@
+//! OAuth 2.0 Device Authorization Grant (RFC 8628).
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+use super::token::{PollStep, Tokens, classify_token_response, take_tokens};
+use crate::provider::{Provider, ProviderError};
+
+/// RFC 8628 section 3.5: each slow_down adds 5 seconds to the interval.
+pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+
+/// Largest interval taken from the provider, so a bogus value cannot stall a login.
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Lifetime assumed when the provider sends no usable `expires_in`.
+const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(300);
+
+/// Consecutive polls without an OAuth answer (timeouts, HTTP 5xx, HTML) before giving up.
+const MAX_TRANSIENT_FAILURES: u32 = 3;
+
+/// The device authorization response (RFC 8628 section 3.2), checked for display.
+pub struct DeviceAuthorization {
+    pub device_code: Zeroizing<String>,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: Duration,
+    pub interval: Duration,
+}
+
+/// How a device login ended.
+pub enum DeviceOutcome {
+    Issued(Tokens),
+    Denied(String),
+    Expired,
+    TimedOut,
+    Failed(String),
+    Unavailable(String),
+}
+
+/// Asks the provider for a device code and user code.
+pub async fn request_device_authorization(provider: &Provider, default_interval: Duration) -> Result<DeviceAuthorization, ProviderError> {
+    let metadata = provider.metadata().await?;
+    let Some(endpoint) = &metadata.device_authorization_endpoint else {
+        return Err(ProviderError::Unavailable(
+            "the provider advertises no device_authorization_endpoint; set provider.device_authorization_endpoint or use another flow".into(),
+        ));
+    };
+
+    let scope = provider.config().scopes.join(" ");
+    let response = provider.http().post_form(endpoint, &provider.client_auth(), &[("scope", &scope)]).await?;
+    if let Some(error) = response.body.get("error") {
+        return Err(ProviderError::Unavailable(format!("device authorization request failed: error {error}")));
+    }
+    if !response.status.is_success() {
+        return Err(ProviderError::Unavailable(format!("device authorization endpoint answered HTTP {}", response.status.as_u16())));
+    }
+    parse_device_authorization(&response.body, default_interval).map_err(ProviderError::Unavailable)
+}
+
+/// Parses a device authorization response. Strict on what is shown to the user and
+/// sent back (device_code, user_code, verification_uri), lenient on the rest.
+pub fn parse_device_authorization(body: &Map<String, Value>, default_interval: Duration) -> Result<DeviceAuthorization, String> {
+    let device_code = match body.get("device_code") {
+        Some(Value::String(code)) if !code.is_empty() && code.len() <= 2048 => Zeroizing::new(code.clone()),
+        _ => return Err("device authorization response has no usable device_code".into()),
+    };
+    let user_code = displayable(body.get("user_code"), 64).ok_or("device authorization response has no usable user_code")?;
+
+    // Some providers (Google among them) send the draft name verification_url.
+    let verification_uri = displayable(body.get("verification_uri"), 512)
+        .or_else(|| displayable(body.get("verification_url"), 512))
+        .filter(|uri| is_web_url(uri))
+        .ok_or("device authorization response has no usable verification_uri")?;
+    let verification_uri_complete = displayable(body.get("verification_uri_complete"), 1024).filter(|uri| is_web_url(uri));
+
+    Ok(DeviceAuthorization {
+        device_code,
+        user_code,
+        verification_uri,
+        verification_uri_complete,
+        expires_in: seconds(body.get("expires_in")).unwrap_or(DEFAULT_EXPIRES_IN),
+        interval: poll_interval(body.get("interval"), default_interval),
+    })
+}
+
+/// RFC 8628 section 3.2: `interval` defaults to 5 seconds. An absent, zero or
+/// non-numeric value gets the configured default; a huge one is capped.
+pub fn poll_interval(value: Option<&Value>, default_interval: Duration) -> Duration {
+    match seconds(value) {
+        Some(interval) if !interval.is_zero() => interval.min(MAX_INTERVAL),
+        _ => default_interval,
+    }
+}
+
+/// Reads a whole number of seconds from a JSON number or numeric string.
+fn seconds(value: Option<&Value>) -> Option<Duration> {
+    let secs = match value? {
+        Value::Number(number) => number.as_u64().or_else(|| number.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))?,
+        Value::String(text) => text.trim().parse::<u64>().ok()?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// A string safe to put in a prompt: no control characters (which could drive the
+/// terminal), not empty, not longer than `max`.
+fn displayable(value: Option<&Value>, max: usize) -> Option<String> {
+    let Value::String(text) = value? else { return None };
+    let ok = !text.is_empty() && text.len() <= max && !text.chars().any(char::is_control);
+    ok.then(|| text.clone())
+}
+
+fn is_web_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "https" | "http"))
+}
+
+/// Polls the token endpoint until tokens, a terminal error, the code's expiry or
+/// `deadline`, following RFC 8628 section 3.5.
+pub async fn poll_for_tokens(provider: &Provider, authorization: &DeviceAuthorization, started: Instant, deadline: Instant) -> DeviceOutcome {
+    let expires_at = started + authorization.expires_in;
+    let mut interval = authorization.interval;
+    let mut transient_failures = 0;
+
+    let token_endpoint = match provider.metadata().await {
+        Ok(metadata) => metadata.token_endpoint.clone(),
+        Err(err) => return DeviceOutcome::Unavailable(err.to_string()),
+    };
+
+    loop {
+        let next_poll = Instant::now() + interval;
+        if next_poll >= expires_at {
+            return DeviceOutcome::Expired;
+        }
+        if next_poll >= deadline {
+            return DeviceOutcome::TimedOut;
+        }
+        tokio::time::sleep_until(next_poll).await;
+
+        let form = [("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", authorization.device_code.as_str())];
+        let step = match provider.http().post_form(&token_endpoint, &provider.client_auth(), &form).await {
+            Ok(mut response) => {
+                let step = classify_token_response(response.status.as_u16(), &response.body);
+                if step == PollStep::Issued {
+                    if let Some(tokens) = take_tokens(&mut response.body) {
+                        return DeviceOutcome::Issued(tokens);
+                    }
+                }
+                step
+            }
+            Err(err) => PollStep::Transient(err.to_string()),
+        };
+
+        match step {
+            PollStep::Pending => transient_failures = 0,
+            PollStep::SlowDown => {
+                transient_failures = 0;
+                interval = (interval + SLOW_DOWN_STEP).min(MAX_INTERVAL);
+            }
+            PollStep::Denied(reason) => return DeviceOutcome::Denied(reason),
+            PollStep::Expired => return DeviceOutcome::Expired,
+            PollStep::Failed(reason) => return DeviceOutcome::Failed(reason),
+            PollStep::Transient(reason) => {
+                transient_failures += 1;
+                if transient_failures >= MAX_TRANSIENT_FAILURES {
+                    return DeviceOutcome::Unavailable(format!("{transient_failures} polls in a row failed, last: {reason}"));
+                }
+            }
+            PollStep::Issued => return DeviceOutcome::Failed("token response has no id_token".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const FIVE: Duration = Duration::from_secs(5);
+
+    fn parse(value: Value) -> Result<DeviceAuthorization, String> {
+        parse_device_authorization(value.as_object().unwrap(), FIVE)
+    }
+
+    #[test]
+    fn interval_defaults_when_absent_zero_or_not_number() {
+        assert_eq!(poll_interval(None, FIVE), FIVE);
+        assert_eq!(poll_interval(Some(&json!(0)), FIVE), FIVE);
+        assert_eq!(poll_interval(Some(&json!("soon")), FIVE), FIVE);
+        assert_eq!(poll_interval(Some(&json!(null)), FIVE), FIVE);
+        assert_eq!(poll_interval(Some(&json!(-3)), FIVE), FIVE);
+    }
+
+    #[test]
+    fn interval_taken_from_number_or_string() {
+        assert_eq!(poll_interval(Some(&json!(7)), FIVE), Duration::from_secs(7));
+        assert_eq!(poll_interval(Some(&json!("8")), FIVE), Duration::from_secs(8));
+        assert_eq!(poll_interval(Some(&json!(86400)), FIVE), MAX_INTERVAL);
+    }
+
+    #[test]
+    fn device_response_accepts_verification_url() {
+        let auth = parse(json!({
+            "device_code": "dc", "user_code": "ABCD-EFGH",
+            "verification_url": "https://idp.example/device", "expires_in": "600"
+        }))
+        .unwrap();
+        assert_eq!(auth.verification_uri, "https://idp.example/device");
+        assert_eq!(auth.expires_in, Duration::from_secs(600));
+        assert_eq!(auth.interval, FIVE);
+    }
+
+    #[test]
+    fn device_response_rejects_control_characters() {
+        let result = parse(json!({
+            "device_code": "dc", "user_code": "AB\u{1b}[2J",
+            "verification_uri": "https://idp.example/device", "expires_in": 600
+        }));
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn device_response_rejects_non_web_uri() {
+        let result = parse(json!({
+            "device_code": "dc", "user_code": "ABCD",
+            "verification_uri": "javascript:alert(1)", "expires_in": 600
+        }));
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn device_response_drops_bad_complete_uri() {
+        let auth = parse(json!({
+            "device_code": "dc", "user_code": "ABCD", "verification_uri": "https://idp.example/device",
+            "verification_uri_complete": 12, "expires_in": 600
+        }))
+        .unwrap();
+        assert_eq!(auth.verification_uri_complete, None);
+    }
+
+    #[test]
+    fn device_response_requires_device_code() {
+        assert!(parse(json!({"user_code": "ABCD", "verification_uri": "https://idp.example/device"})).is_err());
+    }
+}

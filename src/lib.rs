@@ -1,0 +1,18 @@
+//! ultraauthd: verifies PAM logins against an OpenID Connect provider.
+//!
+//! `pam_ultraauth.so` connects to the daemon's Unix socket for each login. The daemon
+//! runs the out-of-band flow with the provider, verifies the ID token, maps the
+//! identity to a local user and returns a verdict.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod flows;
+pub mod login;
+pub mod mapping;
+pub mod prompt;
+pub mod provider;
+pub mod server;
+pub mod sessions;
+pub mod socket_io;

@@ -1,0 +1,97 @@
+//! The Unix socket server: binding, peer checks and one task per connection.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
+
+use crate::audit::Level;
+use crate::daemon::Daemon;
+use crate::login::serve_connection;
+
+/// Most connections served at once; each pending login holds one.
+pub const MAX_CONNECTIONS: usize = 20_000;
+
+/// Binds the socket, replacing a stale socket file left by a daemon that died.
+///
+/// The socket file is world-writable so any local process can connect, and every
+/// connection is then checked against `socket.allowed_users` with SO_PEERCRED.
+pub fn bind_socket(path: &Path) -> io::Result<UnixListener> {
+    if let Some(parent) = path.parent() {
+        if !parent.exists() {
+            fs::create_dir_all(parent)?;
+            fs::set_permissions(parent, fs::Permissions::from_mode(0o755))?;
+        }
+    }
+
+    match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("another daemon is listening on {}", path.display())));
+            }
+            fs::remove_file(path)?;
+        }
+        Ok(_) => {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} exists and is not a socket; remove it or set socket.path", path.display())));
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+
+    let listener = UnixListener::bind(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o666))?;
+    Ok(listener)
+}
+
+/// Accepts connections until the listener fails; each runs in its own task.
+pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                daemon.audit.event(Level::Error, "accept_failed", &[("reason", &err.to_string())]);
+                // Out of file descriptors is the usual cause: wait instead of spinning.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+
+        if !peer_allowed(&daemon, &stream) {
+            continue;
+        }
+
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            daemon.audit.event(Level::Error, "connection_rejected", &[("reason", &format!("{MAX_CONNECTIONS} connections already open"))]);
+            continue;
+        };
+
+        let daemon = daemon.clone();
+        tokio::spawn(async move {
+            serve_connection(&daemon, stream).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Checks the connecting process's uid (SO_PEERCRED) against `socket.allowed_users`.
+fn peer_allowed(daemon: &Daemon, stream: &UnixStream) -> bool {
+    match stream.peer_cred() {
+        Ok(cred) if daemon.allowed_uids.contains(&cred.uid()) => true,
+        Ok(cred) => {
+            let uid = cred.uid().to_string();
+            let pid = cred.pid().map(|pid| pid.to_string()).unwrap_or_else(|| "-".into());
+            daemon.audit.event(Level::Warning, "peer_rejected", &[("uid", &uid), ("pid", &pid), ("reason", "uid not in socket.allowed_users")]);
+            false
+        }
+        Err(err) => {
+            daemon.audit.event(Level::Warning, "peer_rejected", &[("reason", &format!("SO_PEERCRED failed: {err}"))]);
+            false
+        }
+    }
+}

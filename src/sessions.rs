@@ -1,0 +1,132 @@
+//! Verified sessions: after an approved login, later logins of the same user through
+//! the same PAM service from the same remote host pass without a new flow until the
+//! session's lifetime ends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::clock::Clock;
+
+/// Most sessions kept at once; beyond it the oldest expiring are dropped first.
+const MAX_SESSIONS: usize = 100_000;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    pub user: String,
+    pub service: String,
+    /// The remote host; empty for a local login (PAM_RHOST unset or empty).
+    pub rhost: String,
+}
+
+pub struct VerifiedSessions {
+    lifetime: Duration,
+    clock: Arc<dyn Clock>,
+    entries: Mutex<HashMap<SessionKey, Instant>>,
+}
+
+impl VerifiedSessions {
+    pub fn new(lifetime: Duration, clock: Arc<dyn Clock>) -> Self {
+        VerifiedSessions { lifetime, clock, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// Returns whether a live session covers `key`.
+    pub fn is_verified(&self, key: &SessionKey) -> bool {
+        if self.lifetime.is_zero() {
+            return false;
+        }
+        let now = self.clock.now();
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.get(key).is_some_and(|expires_at| now < *expires_at)
+    }
+
+    /// Starts (or renews) a session for `key`; does nothing when sessions are off.
+    pub fn record(&self, key: SessionKey) {
+        if self.lifetime.is_zero() {
+            return;
+        }
+        let now = self.clock.now();
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+
+        entries.retain(|_, expires_at| now < *expires_at);
+        if entries.len() >= MAX_SESSIONS {
+            if let Some(oldest) = entries.iter().min_by_key(|(_, expires_at)| **expires_at).map(|(key, _)| key.clone()) {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(key, now + self.lifetime);
+    }
+
+    /// Returns how many sessions are live now.
+    pub fn live_count(&self) -> usize {
+        let now = self.clock.now();
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.values().filter(|expires_at| now < **expires_at).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    struct ManualClock {
+        now: StdMutex<Instant>,
+    }
+
+    impl ManualClock {
+        fn advance(&self, by: Duration) {
+            *self.now.lock().unwrap() += by;
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now(&self) -> Instant {
+            *self.now.lock().unwrap()
+        }
+        fn unix_now(&self) -> u64 {
+            0
+        }
+    }
+
+    fn key(user: &str, rhost: &str) -> SessionKey {
+        SessionKey { user: user.into(), service: "sshd".into(), rhost: rhost.into() }
+    }
+
+    fn setup(lifetime_secs: u64) -> (Arc<ManualClock>, VerifiedSessions) {
+        let clock = Arc::new(ManualClock { now: StdMutex::new(Instant::now()) });
+        let sessions = VerifiedSessions::new(Duration::from_secs(lifetime_secs), clock.clone());
+        (clock, sessions)
+    }
+
+    #[test]
+    fn session_covers_until_lifetime_ends() {
+        let (clock, sessions) = setup(300);
+        sessions.record(key("alice", "192.0.2.1"));
+        assert!(sessions.is_verified(&key("alice", "192.0.2.1")));
+
+        clock.advance(Duration::from_secs(299));
+        assert!(sessions.is_verified(&key("alice", "192.0.2.1")));
+
+        clock.advance(Duration::from_secs(1));
+        assert!(!sessions.is_verified(&key("alice", "192.0.2.1")));
+    }
+
+    #[test]
+    fn session_is_per_user_service_and_host() {
+        let (_clock, sessions) = setup(300);
+        sessions.record(key("alice", "192.0.2.1"));
+        assert!(!sessions.is_verified(&key("alice", "192.0.2.2")));
+        assert!(!sessions.is_verified(&key("bob", "192.0.2.1")));
+        let other_service = SessionKey { service: "su".into(), ..key("alice", "192.0.2.1") };
+        assert!(!sessions.is_verified(&other_service));
+    }
+
+    #[test]
+    fn session_lifetime_zero_turns_off() {
+        let (_clock, sessions) = setup(0);
+        sessions.record(key("alice", ""));
+        assert!(!sessions.is_verified(&key("alice", "")));
+        assert_eq!(sessions.live_count(), 0);
+    }
+}
