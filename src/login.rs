@@ -112,22 +112,30 @@ impl<'a> Login<'a> {
 
         // Only the device grant exists so far; `flow` in the request is a hint for later flows.
         let _ = self.request.flow.unwrap_or(Flow::Device);
-        let verdict = self.run_device_flow(reader, writer).await;
-        let Some(verdict) = verdict else { return };
+        let Some((verdict, answered)) = self.run_device_flow(reader, writer).await else { return };
 
         self.audit(verdict.level, verdict.event, &[("flow", "device"), ("reason", &verdict.reason)]);
         if verdict.outcome == Outcome::Approved {
             self.daemon.sessions.record(self.session_key());
         }
         self.finish(writer, verdict.outcome, verdict.user_message).await;
+
+        if !answered {
+            // The module still sits in its prompt, and the verdict waits in the socket
+            // buffer until the user presses Enter. Closing now would make the module's
+            // reply fail before it reads the verdict, so wait for that reply.
+            let module_deadline = self.started + Duration::from_secs(u64::from(self.request.wait_limit_secs));
+            let _ = read_request(reader, module_deadline).await;
+        }
     }
 
-    /// Runs the device grant; `None` when the module went away and nothing is left to send.
-    async fn run_device_flow(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) -> Option<Verdict> {
+    /// Runs the device grant and returns the verdict and whether the module has already
+    /// answered the prompt; `None` when the module went away and nothing is left to send.
+    async fn run_device_flow(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) -> Option<(Verdict, bool)> {
         let default_interval = Duration::from_secs(self.daemon.provider.config().default_interval_secs);
         let authorization = match request_device_authorization(&self.daemon.provider, default_interval).await {
             Ok(authorization) => authorization,
-            Err(err) => return Some(Verdict::unavailable(err.to_string())),
+            Err(err) => return Some((Verdict::unavailable(err.to_string()), true)),
         };
 
         let interval = authorization.interval.as_secs().to_string();
@@ -158,20 +166,7 @@ impl<'a> Login<'a> {
             }
         };
 
-        let verdict = self.verdict_for(outcome).await;
-        if !answered {
-            // The module still sits in its prompt: the verdict waits in the socket buffer
-            // until the user presses Enter, and closing early would break its reply.
-            let _ = write_reply(writer, &DaemonReply::Finish { outcome: verdict.outcome, message: verdict.user_message.clone() }).await;
-            let module_deadline = self.started + Duration::from_secs(u64::from(self.request.wait_limit_secs));
-            let _ = read_request(reader, module_deadline).await;
-            self.audit(verdict.level, verdict.event, &[("flow", "device"), ("reason", &verdict.reason)]);
-            if verdict.outcome == Outcome::Approved {
-                self.daemon.sessions.record(self.session_key());
-            }
-            return None;
-        }
-        Some(verdict)
+        Some((self.verdict_for(outcome).await, answered))
     }
 
     async fn verdict_for(&self, outcome: DeviceOutcome) -> Verdict {

@@ -1,0 +1,211 @@
+//! Device-grant logins end to end: pamtester through real libpam (pam_wrapper), the
+//! module, ultraauthd and the bundled oidc-provider, each a real process.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{DaemonSettings, PamLogin, PamServices, TestDaemon, TestProvider, wait_until};
+
+const SERVICE: &str = "ultraauth-test";
+
+/// pam_strerror(PAM_AUTHINFO_UNAVAIL) in Linux-PAM 1.5, as pamtester prints it.
+const AUTHINFO_UNAVAIL: &str = "Authentication service cannot retrieve authentication info";
+
+fn services_for(daemon: &TestDaemon) -> PamServices {
+    PamServices::new(SERVICE, &format!("socket={} timeout=60", daemon.socket.display()))
+}
+
+/// Runs one login that the user approves at the provider as `provider_user`.
+fn approved_login(provider: &TestProvider, services: &PamServices, pam_user: &str, provider_user: &str) -> (bool, String) {
+    let mut login = PamLogin::start(services, SERVICE, pam_user);
+    let code = login.wait_for_user_code();
+    provider.approve_device(&code, provider_user, false);
+    login.press_enter();
+    let (status, output) = login.finish();
+    (status.success(), output)
+}
+
+#[test]
+fn approved_login_succeeds() {
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    let services = services_for(&daemon);
+
+    let (success, output) = approved_login(&provider, &services, "alice", "alice");
+
+    assert!(success, "login failed:\n{output}\ndaemon:\n{}", daemon.log().text());
+    assert!(output.contains("successfully authenticated"), "{output}");
+    assert!(output.contains("UltraAuth verification for alice"), "{output}");
+    let log = daemon.log().wait_for("event=login_approved");
+    assert!(log.contains("event=flow_started user=alice service=ultraauth-test"), "{log}");
+    assert_eq!(provider.device_authorizations(), 1);
+}
+
+#[test]
+fn prompt_comes_before_approval_and_once() {
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    let services = services_for(&daemon);
+
+    let mut login = PamLogin::start(&services, SERVICE, "alice");
+    let code = login.wait_for_user_code();
+    // The prompt is shown while the login is pending, not after it ends.
+    assert!(!daemon.log().text().contains("event=login_"), "{}", daemon.log().text());
+    provider.approve_device(&code, "alice", false);
+    login.press_enter();
+    let (status, output) = login.finish();
+
+    assert!(status.success(), "{output}");
+    assert_eq!(output.matches("press Enter").count(), 1, "{output}");
+    assert!(!output.contains("device_code"), "{output}");
+}
+
+#[test]
+fn identity_mismatch_is_denied() {
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    let services = services_for(&daemon);
+
+    let (success, output) = approved_login(&provider, &services, "alice", "bob");
+
+    assert!(!success, "bob's verification let alice in:\n{output}");
+    assert!(output.contains("may not log in as alice"), "{output}");
+    let log = daemon.log().wait_for("event=login_denied");
+    assert!(log.contains("maps to local user \\\"bob\\\""), "{log}");
+    assert!(log.contains("the PAM user is \\\"alice\\\""), "{log}");
+}
+
+#[test]
+fn abort_is_denied_within_one_poll() {
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    let services = services_for(&daemon);
+
+    let mut login = PamLogin::start(&services, SERVICE, "alice");
+    let code = login.wait_for_user_code();
+    provider.approve_device(&code, "alice", true);
+    let aborted_at = Instant::now();
+
+    // The daemon polls every second here; a few seconds covers one poll with room to spare.
+    wait_until("the daemon logs the denial", || daemon.log().text().contains("event=login_denied"));
+    assert!(aborted_at.elapsed() < Duration::from_secs(10), "denial took {:?}", aborted_at.elapsed());
+    assert!(daemon.log().text().contains("access_denied"), "{}", daemon.log().text());
+
+    login.press_enter();
+    let (status, output) = login.finish();
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("denied at the provider"), "{output}");
+}
+
+#[test]
+fn expired_code_is_denied() {
+    let provider = TestProvider::start(&[("OP_DEVICE_TTL", "3")]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    let services = services_for(&daemon);
+
+    let mut login = PamLogin::start(&services, SERVICE, "alice");
+    login.wait_for_user_code();
+    wait_until("the daemon logs the expiry", || daemon.log().text().contains("event=login_denied"));
+    assert!(daemon.log().text().contains("expired"), "{}", daemon.log().text());
+
+    login.press_enter();
+    let (status, output) = login.finish();
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("code expired"), "{output}");
+}
+
+#[test]
+fn wait_limit_times_out() {
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings { wait_secs: 5, ..Default::default() });
+    let services = services_for(&daemon);
+
+    let mut login = PamLogin::start(&services, SERVICE, "alice");
+    login.wait_for_user_code();
+    wait_until("the daemon logs the timeout", || daemon.log().text().contains("event=login_timed_out"));
+
+    login.press_enter();
+    let (status, output) = login.finish();
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("approval timed out"), "{output}");
+}
+
+#[test]
+fn missing_daemon_is_authinfo_unavail_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("no-daemon.sock");
+    let services = PamServices::new(SERVICE, &format!("socket={} timeout=60", socket.display()));
+
+    let login = PamLogin::start(&services, SERVICE, "alice");
+    let started = login.started;
+    let (status, output) = login.finish();
+
+    assert!(!status.success(), "{output}");
+    assert!(output.contains(AUTHINFO_UNAVAIL), "expected PAM_AUTHINFO_UNAVAIL:\n{output}");
+    // Generous bound: the module must not wait for a daemon that is not there.
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn killed_daemon_fails_the_pending_login() {
+    let provider = TestProvider::start(&[]);
+    let mut daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    let services = services_for(&daemon);
+
+    let mut login = PamLogin::start(&services, SERVICE, "alice");
+    login.wait_for_user_code();
+    daemon.kill();
+    login.press_enter();
+    let (status, output) = login.finish();
+
+    assert!(!status.success(), "{output}");
+    assert!(output.contains(AUTHINFO_UNAVAIL), "{output}");
+}
+
+#[test]
+fn verified_session_skips_flow_until_it_expires() {
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings { session_lifetime_secs: 6, ..Default::default() });
+    let services = services_for(&daemon);
+
+    let (success, output) = approved_login(&provider, &services, "alice", "alice");
+    assert!(success, "{output}");
+    let approved_at = Instant::now();
+    assert_eq!(provider.device_authorizations(), 1);
+
+    // Inside the session lifetime: no prompt, no new flow at the provider.
+    let (status, output) = PamLogin::start(&services, SERVICE, "alice").finish();
+    assert!(status.success(), "{output}\n{}", daemon.log().text());
+    assert!(!output.contains("press Enter"), "{output}");
+    assert_eq!(provider.device_authorizations(), 1);
+    assert!(daemon.log().text().contains("flow=session"), "{}", daemon.log().text());
+
+    // Another user gets no free pass from alice's session.
+    let mut other = PamLogin::start(&services, SERVICE, "bob");
+    other.wait_for_user_code();
+    drop(other);
+
+    // After the lifetime a new flow is needed.
+    let remaining = Duration::from_secs(7).saturating_sub(approved_at.elapsed());
+    std::thread::sleep(remaining);
+    let mut login = PamLogin::start(&services, SERVICE, "alice");
+    login.wait_for_user_code();
+    wait_until("a third device authorization", || provider.device_authorizations() == 3);
+}
+
+#[test]
+fn client_disconnect_stops_polling() {
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    let services = services_for(&daemon);
+
+    let login = PamLogin::start(&services, SERVICE, "alice");
+    login.wait_for_user_code();
+    drop(login);
+
+    wait_until("the daemon notices the disconnect", || daemon.log().text().contains("event=client_disconnected"));
+    let polls_after_disconnect = provider.log().count("POST /op/token");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(provider.log().count("POST /op/token"), polls_after_disconnect, "daemon kept polling");
+}
