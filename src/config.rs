@@ -212,3 +212,6 @@ fn default_session_lifetime() -> u64 {
 fn default_wait() -> u64 {
     100
 }
+
+#[cfg(test)]
+mod tests;

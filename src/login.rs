@@ -157,7 +157,13 @@ impl<'a> Login<'a> {
             tokio::select! {
                 outcome = &mut polling => break outcome,
                 request = read_request(reader, self.deadline + Duration::from_secs(MODULE_MARGIN_SECS)), if !answered => match request {
-                    Ok(ModuleRequest::AnswerPrompt { .. }) => answered = true,
+                    Ok(ModuleRequest::AnswerPrompt { text: Some(_) }) => answered = true,
+                    Ok(ModuleRequest::AnswerPrompt { text: None }) => {
+                        // pamela (JupyterHub) returns no reply to visible prompts: the user
+                        // never saw the code, so waiting would only hang the login.
+                        let reason = "the PAM application returned no reply to the device prompt, so the user cannot see it; use a flow this application can show";
+                        return Some((Verdict::unavailable(reason.into()), true));
+                    }
                     Ok(_) | Err(_) => {
                         self.audit(Level::Notice, "client_disconnected", &[("flow", "device"), ("reason", "the PAM module closed the connection; polling stopped")]);
                         return None;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds the workspace, runs the provider's
+# self-test and `cargo test`. Needs root (apt-get, useradd) on Debian 12 or similar.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+# Debian packages: pam_wrapper and pamtester run real libpam without touching /etc/pam.d,
+# libpam0g-dev lets the module link, binutils gives readelf and nm to the linkage test,
+# curl and jq serve the provider's self-test.
+install_packages() {
+    local missing=()
+    dpkg -s libpam-wrapper >/dev/null 2>&1 || missing+=(libpam-wrapper)
+    command -v pamtester >/dev/null || missing+=(pamtester)
+    dpkg -s libpam0g-dev >/dev/null 2>&1 || missing+=(libpam0g-dev)
+    command -v readelf >/dev/null || missing+=(binutils)
+    command -v node >/dev/null || missing+=(nodejs npm)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v jq >/dev/null || missing+=(jq)
+    if ((${#missing[@]})); then
+        echo "run.sh: installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+install_packages
+(cd tests/provider && npm ci --no-audit --no-fund --loglevel=error)
+
+cargo build --workspace --locked
+bash tests/provider/selftest.sh
+cargo test --workspace --locked "$@"
