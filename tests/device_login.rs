@@ -209,3 +209,25 @@ fn client_disconnect_stops_polling() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(provider.log().count("POST /op/token"), polls_after_disconnect, "daemon kept polling");
 }
+
+#[test]
+fn rotated_provider_key_needs_no_restart() {
+    let provider = TestProvider::start(&[]);
+    let issuer = provider.issuer.clone();
+    let port = issuer.rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
+    let settings = DaemonSettings { session_lifetime_secs: 0, extra_provider: "jwks_refetch_min_secs = 0".into(), ..Default::default() };
+    let daemon = TestDaemon::start(&issuer, settings);
+    let services = services_for(&daemon);
+
+    let (success, output) = approved_login(&provider, &services, "alice", "alice");
+    assert!(success, "{output}");
+
+    // The provider restarts on the same port with freshly generated signing keys.
+    drop(provider);
+    let rotated = TestProvider::start(&[("OP_PORT", port.as_str())]);
+    assert_eq!(rotated.issuer, issuer);
+
+    let (success, output) = approved_login(&rotated, &services, "alice", "alice");
+    assert!(success, "{output}\n{}", daemon.log().text());
+    assert!(rotated.log().count("GET /op/jwks") >= 1, "daemon did not refetch the JWKS:\n{}", rotated.log().text());
+}
