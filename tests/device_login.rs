@@ -32,13 +32,19 @@ fn approved_login_succeeds() {
     let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
     let services = services_for(&daemon);
 
-    let (success, output) = approved_login(&provider, &services, "alice", "alice");
+    let mut login = PamLogin::start(&services, SERVICE, "alice");
+    let code = login.wait_for_user_code();
+    provider.approve_device(&code, "alice", false);
+    login.press_enter();
+    let (status, output) = login.finish();
+    let success = status.success();
 
     assert!(success, "login failed:\n{output}\ndaemon:\n{}", daemon.log().text());
     assert!(output.contains("successfully authenticated"), "{output}");
     assert!(output.contains("UltraAuth verification for alice"), "{output}");
     let log = daemon.log().wait_for("event=login_approved");
     assert!(log.contains("event=flow_started user=alice service=ultraauth-test"), "{log}");
+    assert!(!log.contains(&code), "the audit log shows the user code:\n{log}");
     assert_eq!(provider.device_authorizations(), 1);
 }
 
@@ -230,4 +236,34 @@ fn rotated_provider_key_needs_no_restart() {
     let (success, output) = approved_login(&rotated, &services, "alice", "alice");
     assert!(success, "{output}\n{}", daemon.log().text());
     assert!(rotated.log().count("GET /op/jwks") >= 1, "daemon did not refetch the JWKS:\n{}", rotated.log().text());
+}
+
+#[test]
+fn peer_other_than_root_is_rejected() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    // Let an unprivileged process reach the socket file, so only SO_PEERCRED stops it.
+    std::fs::set_permissions(daemon.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let services = services_for(&daemon);
+    std::fs::set_permissions(services.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let output = std::process::Command::new("pamtester")
+        .args([SERVICE, "nobody", "authenticate"])
+        .env("LD_PRELOAD", "libpam_wrapper.so")
+        .env("PAM_WRAPPER", "1")
+        .env("PAM_WRAPPER_SERVICE_DIR", services.dir.path())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("run pamtester as nobody");
+    let text = String::from_utf8_lossy(&output.stderr);
+
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains(AUTHINFO_UNAVAIL), "{text}");
+    let log = daemon.log().wait_for("event=peer_rejected");
+    assert!(log.contains("uid=65534"), "{log}");
+    assert_eq!(provider.device_authorizations(), 0);
 }

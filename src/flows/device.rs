@@ -118,12 +118,49 @@ fn is_web_url(text: &str) -> bool {
     url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "https" | "http"))
 }
 
+/// The polling state between two token requests (RFC 8628 section 3.5).
+pub struct PollState {
+    pub interval: Duration,
+    transient_failures: u32,
+}
+
+impl PollState {
+    pub fn new(interval: Duration) -> Self {
+        PollState { interval, transient_failures: 0 }
+    }
+
+    /// Applies one poll's result: `None` means poll again after [`PollState::interval`],
+    /// `Some` ends the login. [`PollStep::Issued`] is handled by the caller, which owns
+    /// the tokens.
+    pub fn apply(&mut self, step: PollStep) -> Option<DeviceOutcome> {
+        match step {
+            PollStep::Pending => {
+                self.transient_failures = 0;
+                None
+            }
+            PollStep::SlowDown => {
+                self.transient_failures = 0;
+                self.interval = (self.interval + SLOW_DOWN_STEP).min(MAX_INTERVAL);
+                None
+            }
+            PollStep::Denied(reason) => Some(DeviceOutcome::Denied(reason)),
+            PollStep::Expired => Some(DeviceOutcome::Expired),
+            PollStep::Failed(reason) => Some(DeviceOutcome::Failed(reason)),
+            PollStep::Transient(reason) => {
+                self.transient_failures += 1;
+                (self.transient_failures >= MAX_TRANSIENT_FAILURES)
+                    .then(|| DeviceOutcome::Unavailable(format!("{} polls in a row failed, last: {reason}", self.transient_failures)))
+            }
+            PollStep::Issued => Some(DeviceOutcome::Failed("token response has no id_token".into())),
+        }
+    }
+}
+
 /// Polls the token endpoint until tokens, a terminal error, the code's expiry or
 /// `deadline`, following RFC 8628 section 3.5.
 pub async fn poll_for_tokens(provider: &Provider, authorization: &DeviceAuthorization, started: Instant, deadline: Instant) -> DeviceOutcome {
     let expires_at = started + authorization.expires_in;
-    let mut interval = authorization.interval;
-    let mut transient_failures = 0;
+    let mut state = PollState::new(authorization.interval);
 
     let token_endpoint = match provider.metadata().await {
         Ok(metadata) => metadata.token_endpoint.clone(),
@@ -131,7 +168,7 @@ pub async fn poll_for_tokens(provider: &Provider, authorization: &DeviceAuthoriz
     };
 
     loop {
-        let next_poll = Instant::now() + interval;
+        let next_poll = Instant::now() + state.interval;
         if next_poll >= expires_at {
             return DeviceOutcome::Expired;
         }
@@ -154,22 +191,8 @@ pub async fn poll_for_tokens(provider: &Provider, authorization: &DeviceAuthoriz
             Err(err) => PollStep::Transient(err.to_string()),
         };
 
-        match step {
-            PollStep::Pending => transient_failures = 0,
-            PollStep::SlowDown => {
-                transient_failures = 0;
-                interval = (interval + SLOW_DOWN_STEP).min(MAX_INTERVAL);
-            }
-            PollStep::Denied(reason) => return DeviceOutcome::Denied(reason),
-            PollStep::Expired => return DeviceOutcome::Expired,
-            PollStep::Failed(reason) => return DeviceOutcome::Failed(reason),
-            PollStep::Transient(reason) => {
-                transient_failures += 1;
-                if transient_failures >= MAX_TRANSIENT_FAILURES {
-                    return DeviceOutcome::Unavailable(format!("{transient_failures} polls in a row failed, last: {reason}"));
-                }
-            }
-            PollStep::Issued => return DeviceOutcome::Failed("token response has no id_token".into()),
+        if let Some(outcome) = state.apply(step) {
+            return outcome;
         }
     }
 }
@@ -239,6 +262,36 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(auth.verification_uri_complete, None);
+    }
+
+    #[test]
+    fn poll_state_slow_down_adds_five_seconds_for_later_polls() {
+        let mut state = PollState::new(FIVE);
+        assert!(state.apply(PollStep::SlowDown).is_none());
+        assert_eq!(state.interval, Duration::from_secs(10));
+        assert!(state.apply(PollStep::Pending).is_none());
+        assert_eq!(state.interval, Duration::from_secs(10));
+        assert!(state.apply(PollStep::SlowDown).is_none());
+        assert_eq!(state.interval, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn poll_state_terminal_steps_end_the_login() {
+        let mut state = PollState::new(FIVE);
+        assert!(matches!(state.apply(PollStep::Denied("access_denied".into())), Some(DeviceOutcome::Denied(_))));
+        assert!(matches!(state.apply(PollStep::Expired), Some(DeviceOutcome::Expired)));
+        assert!(matches!(state.apply(PollStep::Failed("invalid_grant".into())), Some(DeviceOutcome::Failed(_))));
+    }
+
+    #[test]
+    fn poll_state_gives_up_after_repeated_transient_failures() {
+        let mut state = PollState::new(FIVE);
+        assert!(state.apply(PollStep::Transient("HTTP 502".into())).is_none());
+        assert!(state.apply(PollStep::Transient("HTTP 502".into())).is_none());
+        assert!(state.apply(PollStep::Pending).is_none());
+        assert!(state.apply(PollStep::Transient("HTTP 502".into())).is_none());
+        assert!(state.apply(PollStep::Transient("HTTP 502".into())).is_none());
+        assert!(matches!(state.apply(PollStep::Transient("HTTP 502".into())), Some(DeviceOutcome::Unavailable(_))));
     }
 
     #[test]
