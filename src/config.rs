@@ -113,7 +113,7 @@ impl Default for RawLogin {
     }
 }
 
-/// How the mapped claim's letter case is treated before comparing with the PAM user.
+/// Letter-case policy applied to the mapped claim before comparing with the PAM user.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CasePolicy {

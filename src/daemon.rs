@@ -16,7 +16,7 @@ pub struct Daemon {
     pub clock: Arc<dyn Clock>,
     pub mapping: MappingConfig,
     pub allowed_uids: Vec<u32>,
-    /// Longest time one login waits for the user, in seconds.
+    /// Maximum time one login waits for the user, in seconds.
     pub wait_secs: u64,
     /// This machine's name, shown in prompts so users can tell whose login they approve.
     pub hostname: String,

@@ -23,7 +23,7 @@ const BEGIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Seconds kept back from the module's wait limit, so the daemon's verdict arrives first.
 const MODULE_MARGIN_SECS: u64 = 2;
 
-/// Longest user, service, remote host or tty accepted from the module, in bytes.
+/// Maximum length of user, service, remote host or tty from the module, in bytes.
 const MAX_ITEM_LEN: usize = 256;
 
 /// Serves one connection from the PAM module.
@@ -130,7 +130,7 @@ impl<'a> Login<'a> {
     }
 
     /// Runs the device grant and returns the verdict and whether the module has already
-    /// answered the prompt; `None` when the module went away and nothing is left to send.
+    /// answered the prompt. Returns `None` when the module went away, so nothing is left to send.
     async fn run_device_flow(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) -> Option<(Verdict, bool)> {
         let default_interval = Duration::from_secs(self.daemon.provider.config().default_interval_secs);
         let authorization = match request_device_authorization(&self.daemon.provider, default_interval).await {

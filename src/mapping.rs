@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{CasePolicy, MappingConfig};
 
-/// Longest local username accepted (the useradd default limit on Linux).
+/// Maximum local username length accepted, in bytes (32 is also the usual useradd limit).
 pub const MAX_USERNAME_LEN: usize = 32;
 
 /// Returns the local username the claims map to, or why they map to none.

@@ -13,7 +13,7 @@ use crate::audit::Level;
 use crate::daemon::Daemon;
 use crate::login::serve_connection;
 
-/// Most connections served at once; each pending login holds one.
+/// Maximum connections served at once; each pending login keeps one open.
 pub const MAX_CONNECTIONS: usize = 20_000;
 
 /// Binds the socket, replacing a stale socket file left by a daemon that died.

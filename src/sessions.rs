@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 
-/// Most sessions kept at once; beyond it the oldest expiring are dropped first.
+/// Maximum sessions kept at once; beyond it the session closest to expiry is dropped.
 const MAX_SESSIONS: usize = 100_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

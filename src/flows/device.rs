@@ -18,7 +18,7 @@ const MAX_INTERVAL: Duration = Duration::from_secs(60);
 /// Lifetime assumed when the provider sends no usable `expires_in`.
 const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(300);
 
-/// Consecutive polls without an OAuth answer (timeouts, HTTP 5xx, HTML) before giving up.
+/// Consecutive polls without an OAuth response (timeouts, HTTP 5xx, HTML) before giving up.
 const MAX_TRANSIENT_FAILURES: u32 = 3;
 
 /// The device authorization response (RFC 8628 section 3.2), checked for display.
@@ -31,7 +31,7 @@ pub struct DeviceAuthorization {
     pub interval: Duration,
 }
 
-/// How a device login ended.
+/// The result of a device login.
 pub enum DeviceOutcome {
     Issued(Tokens),
     Denied(String),
@@ -56,7 +56,7 @@ pub async fn request_device_authorization(provider: &Provider, default_interval:
         return Err(ProviderError::Unavailable(format!("device authorization request failed: error {error}")));
     }
     if !response.status.is_success() {
-        return Err(ProviderError::Unavailable(format!("device authorization endpoint answered HTTP {}", response.status.as_u16())));
+        return Err(ProviderError::Unavailable(format!("device authorization endpoint returned HTTP {}", response.status.as_u16())));
     }
     parse_device_authorization(&response.body, default_interval).map_err(ProviderError::Unavailable)
 }
@@ -106,8 +106,8 @@ fn seconds(value: Option<&Value>) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
-/// A string safe to put in a prompt: no control characters (which could drive the
-/// terminal), not empty, not longer than `max`.
+/// Returns the string if it is safe to show in a prompt: not empty, at most `max` bytes,
+/// and without control characters, which could drive the user's terminal.
 fn displayable(value: Option<&Value>, max: usize) -> Option<String> {
     let Value::String(text) = value? else { return None };
     let ok = !text.is_empty() && text.len() <= max && !text.chars().any(char::is_control);
@@ -265,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn poll_state_slow_down_adds_five_seconds_for_later_polls() {
+    fn poll_state_slow_down_adds_five() {
         let mut state = PollState::new(FIVE);
         assert!(state.apply(PollStep::SlowDown).is_none());
         assert_eq!(state.interval, Duration::from_secs(10));

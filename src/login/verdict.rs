@@ -15,7 +15,7 @@ const MSG_EXPIRED: &str = "The code expired before it was approved. Start a new 
 const MSG_UNAVAILABLE: &str = "The verification service is not reachable. Try again later.";
 const MSG_INVALID: &str = "The provider's answer failed verification. The system log has the reason.";
 
-/// A verdict with its audit event and the message the user sees.
+/// A verdict with its audit event and the message shown to the user.
 pub struct Verdict {
     pub outcome: Outcome,
     pub level: Level,

@@ -7,7 +7,7 @@ use openidconnect::JsonWebKey;
 use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeyUse};
 use serde_json::{Map, Value};
 
-/// Most keys taken from one JWKS document; real providers publish a handful.
+/// Maximum keys taken from one JWKS document; real providers publish a handful.
 const MAX_KEYS: usize = 64;
 
 /// The signing keys of a JWKS document and how many entries were skipped.
@@ -17,7 +17,7 @@ pub struct KeySet {
     pub skipped: usize,
 }
 
-/// Parses a JWKS document; an error only when it has no `keys` array at all.
+/// Parses a JWKS document. It fails only when the document has no `keys` array at all.
 pub fn parse_jwks(document: &Map<String, Value>) -> Result<KeySet, String> {
     let Some(Value::Array(entries)) = document.get("keys") else {
         return Err("JWKS document has no \"keys\" array".into());

@@ -117,12 +117,12 @@ impl TestProvider {
         TestProvider { issuer, process: Process { child, output } }
     }
 
-    /// The provider's request log (method, path, status per line).
+    /// Returns the provider's request log (method, path, status per line).
     pub fn log(&self) -> &Output {
         &self.process.output
     }
 
-    /// How many device authorizations the provider has served.
+    /// Counts the device authorizations the provider has served.
     pub fn device_authorizations(&self) -> usize {
         self.log().count("POST /op/device/auth")
     }
@@ -208,7 +208,7 @@ wait_secs = {wait}
         TestDaemon { dir, socket, process: Process { child, output } }
     }
 
-    /// The daemon's audit lines.
+    /// Returns the daemon's audit lines.
     pub fn log(&self) -> &Output {
         &self.process.output
     }

@@ -103,7 +103,7 @@ fn encrypted_token_is_rejected() {
 }
 
 #[test]
-fn claims_accept_good_token_and_one_element_aud_array() {
+fn claims_accept_single_aud_array() {
     let algs = algs();
     let mut claims = good_claims();
     assert_eq!(validate_claims(claims.as_object().unwrap(), &expectations(&algs, None)), Ok(()));
