@@ -161,8 +161,7 @@ impl<'a> Login<'a> {
                     Ok(ModuleRequest::AnswerPrompt { text: None }) => {
                         // pamela (JupyterHub) returns no reply to visible prompts: the user
                         // never saw the code, so waiting would only hang the login.
-                        let reason = "the PAM application returned no reply to the device prompt, so the user cannot see it; use a flow this application can show";
-                        return Some((Verdict::unavailable(reason.into()), true));
+                        return Some((Verdict::prompt_not_shown(), true));
                     }
                     Ok(_) | Err(_) => {
                         self.audit(Level::Notice, "client_disconnected", &[("flow", "device"), ("reason", "the PAM module closed the connection; polling stopped")]);

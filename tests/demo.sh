@@ -18,20 +18,24 @@ PROVIDER_DIR="$REPO_DIR/tests/provider"
 PAM_SERVICE=ultraauth-demo
 APT_PACKAGES=(libpam-wrapper pamtester libpam0g-dev)
 
-# Seconds to wait for the provider's READY line, the daemon's socket, and each line of
-# pamtester output in --auto-approve mode.
+# Seconds to wait for the provider's READY line and the daemon's socket.
 STARTUP_TIMEOUT_SECS=30
-OUTPUT_TIMEOUT_SECS=60
+# Seconds --auto-approve waits for the prompt, and for the verdict after Enter. The
+# verdict wait is longer than the module's timeout=120 in the PAM service file.
+MODULE_TIMEOUT_SECS=120
+PROMPT_TIMEOUT_SECS=60
+VERDICT_TIMEOUT_SECS=$((MODULE_TIMEOUT_SECS + 10))
 
 AUTO_APPROVE=0
 LOGIN_USER=alice
+PAMTESTER_COMMAND=()
 WORK_DIR=""
 PROVIDER_PID=""
 DAEMON_PID=""
 ISSUER=""
 
 usage() {
-    sed -n '5,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '6,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 log() {
@@ -68,7 +72,7 @@ parse_args() {
     fi
 }
 
-# Installs only what is missing, so a prepared machine starts without network access.
+# Installs only what is missing, so a prepared machine needs no network access.
 install_missing() {
     local missing=() package
     for package in "${APT_PACKAGES[@]}"; do
@@ -85,7 +89,8 @@ install_missing() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
     fi
 
-    # oidc-provider 9 needs Node.js 20 or later; Debian 12's own nodejs package is 18.
+    # The test provider needs Node.js 20 or later (tests/provider/README.md), but the
+    # nodejs package of Debian 12 is 18.20.
     local node_major
     node_major=$(node -p 'process.versions.node.split(".")[0]')
     ((node_major >= 20)) || die "Node.js $(node --version) is too old for the test provider; install Node.js 20 or later"
@@ -105,6 +110,23 @@ ensure_local_user() {
     if ! id "$LOGIN_USER" >/dev/null 2>&1; then
         useradd -M "$LOGIN_USER"
         log "created local user '$LOGIN_USER' (useradd -M, no home directory); remove it with: userdel $LOGIN_USER"
+    fi
+}
+
+# Prints the test provider's usernames, separated by spaces.
+provider_usernames() {
+    node -e 'const file = require(process.argv[1]);
+             console.log(file.accounts.map((account) => account.username).join(" "));' \
+        "$PROVIDER_DIR/accounts.json"
+}
+
+# Warns early, because a login as a user the provider does not know can never be
+# approved and would only end at the daemon's wait limit.
+check_provider_account() {
+    local usernames
+    usernames=$(provider_usernames)
+    if [[ " $usernames " != *" $LOGIN_USER "* ]]; then
+        log "warning: the test provider has no account '$LOGIN_USER' (it has: $usernames), so nobody can approve this login"
     fi
 }
 
@@ -140,8 +162,8 @@ prepare_work_dir() {
     (umask 077 && printf '%s' 'test-secret-change-me' >"$WORK_DIR/client-secret")
 
     mkdir "$WORK_DIR/pam.d"
-    printf 'auth required %s socket=%s timeout=120\n' \
-        "$REPO_DIR/target/debug/libpam_ultraauth.so" "$WORK_DIR/ultraauthd.sock" \
+    printf 'auth required %s socket=%s timeout=%d\n' \
+        "$REPO_DIR/target/debug/libpam_ultraauth.so" "$WORK_DIR/ultraauthd.sock" "$MODULE_TIMEOUT_SECS" \
         >"$WORK_DIR/pam.d/$PAM_SERVICE"
     # pam_wrapper warns when the fallback service is missing.
     printf 'auth required pam_deny.so\n' >"$WORK_DIR/pam.d/other"
@@ -180,8 +202,8 @@ start_provider() {
 }
 
 write_daemon_config() {
-    # The test provider sends no `interval`, and the RFC 8628 default of 5 s would make
-    # every approval wait up to 5 s longer.
+    # The test provider sends no `interval`, and with the RFC 8628 default of 5 s the
+    # daemon would notice an approval up to 5 s late.
     cat >"$WORK_DIR/ultraauthd.toml" <<EOF
 [provider]
 issuer = "$ISSUER"
@@ -218,39 +240,37 @@ start_daemon() {
     log "ultraauthd ready on $WORK_DIR/ultraauthd.sock"
 }
 
-# Runs pamtester for LOGIN_USER through pam_wrapper with the given redirections left to
-# the caller.
-run_pamtester() {
-    LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK_DIR/pam.d" \
-        pamtester -v "$PAM_SERVICE" "$LOGIN_USER" authenticate
+# Sets PAMTESTER_COMMAND to the command that runs pamtester for LOGIN_USER through
+# pam_wrapper. It starts with env, so exec leaves pamtester as the process to kill.
+set_pamtester_command() {
+    PAMTESTER_COMMAND=(env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1
+        "PAM_WRAPPER_SERVICE_DIR=$WORK_DIR/pam.d"
+        pamtester -v "$PAM_SERVICE" "$LOGIN_USER" authenticate)
 }
 
 login_interactive() {
-    if [[ ! -t 0 ]]; then
-        die "standard input is not a terminal, so nobody can press Enter; run with --auto-approve"
-    fi
     cat <<EOF
 
 Open the URL below in a browser on this machine and sign in as $LOGIN_USER with the
-password $LOGIN_USER-pass (the test provider's accounts are alice, bob, carol and dave).
+password $LOGIN_USER-pass (the test provider's accounts: $(provider_usernames)).
 Check the code, approve, then come back here and press Enter.
 
 EOF
-    run_pamtester
+    "${PAMTESTER_COMMAND[@]}"
 }
 
 # Drives pamtester through a pipe: reads its output until the user code appears,
 # approves the code over HTTP as the user, then sends Enter.
 login_auto_approve() {
-    local line user_code="" prompt_time approved_time done_time status=0 outcome="" approval
-    coproc PAMTESTER { run_pamtester 2>&1; }
-    # The coproc's file descriptors vanish once it exits, so keep copies.
-    local pamtester_pid=$PAMTESTER_PID
+    local line user_code="" prompt_time approved_time done_time="" status=0 outcome=""
+    coproc PAMTESTER { exec "${PAMTESTER_COMMAND[@]}" 2>&1; }
+    # The coproc's variables are unset once it exits, so keep its pid and descriptors.
+    local pamtester_pid=$PAMTESTER_PID pamtester_out pamtester_in
     exec {pamtester_out}<&"${PAMTESTER[0]}" {pamtester_in}>&"${PAMTESTER[1]}"
 
     # misc_conv prints the prompt's last line without a newline, but the code is on an
     # earlier line: "and check that it shows the code X." or "and enter the code X."
-    while IFS= read -r -t "$OUTPUT_TIMEOUT_SECS" -u "$pamtester_out" line; do
+    while IFS= read -r -t "$PROMPT_TIMEOUT_SECS" -u "$pamtester_out" line; do
         printf '%s\n' "$line"
         if [[ "$line" =~ the\ code\ ([A-Za-z0-9-]+)\.$ ]]; then
             user_code=${BASH_REMATCH[1]}
@@ -259,19 +279,22 @@ login_auto_approve() {
         fi
     done
     if [[ -z "$user_code" ]]; then
-        exec {pamtester_in}>&-
-        wait "$pamtester_pid" || true
-        die "pamtester showed no user code within $OUTPUT_TIMEOUT_SECS s"
+        stop_pamtester "$pamtester_pid" "$pamtester_in"
+        die "pamtester ended or showed no user code within $PROMPT_TIMEOUT_SECS s"
     fi
 
     log "approving user code $user_code as $LOGIN_USER with approve.js"
-    if ! approval=$(node "$PROVIDER_DIR/approve.js" device --issuer "$ISSUER" \
-        --user-code "$user_code" --username "$LOGIN_USER" 2>"$WORK_DIR/approve.log"); then
+    if ! node "$PROVIDER_DIR/approve.js" device --issuer "$ISSUER" \
+        --user-code "$user_code" --username "$LOGIN_USER" \
+        >"$WORK_DIR/approve.out" 2>"$WORK_DIR/approve.log"; then
         cat "$WORK_DIR/approve.log" >&2
-        log "approve.js failed; sending Enter anyway to see the daemon's verdict"
+        # Without an approval the daemon would poll until its wait limit,
+        # login.wait_secs (100 s by default), so stop here.
+        stop_pamtester "$pamtester_pid" "$pamtester_in"
+        die "approve.js could not approve code $user_code as $LOGIN_USER; its log is above"
     fi
     approved_time=$EPOCHREALTIME
-    log "approve.js printed: ${approval:-nothing}"
+    log "approve.js printed: $(cat "$WORK_DIR/approve.out")"
 
     # Show the prompt's last line, which has no newline, then press Enter. With a pipe
     # the Enter is not echoed, so print the newline a terminal would show.
@@ -281,9 +304,9 @@ login_auto_approve() {
     printf '\n' >&"$pamtester_in"
     exec {pamtester_in}>&-
 
-    # The rest of the prompt line arrives without a newline, so the last read may
-    # return text and a non-zero status together.
-    while IFS= read -r -t "$OUTPUT_TIMEOUT_SECS" -u "$pamtester_out" line || [[ -n "$line" ]]; do
+    # The module's timeout bounds how long pamtester takes from here, so this loop
+    # ends at pamtester's exit.
+    while IFS= read -r -t "$VERDICT_TIMEOUT_SECS" -u "$pamtester_out" line || [[ -n "$line" ]]; do
         printf '%s\n' "$line"
         if [[ "$line" == *"successfully authenticated"* ]]; then
             done_time=$EPOCHREALTIME
@@ -295,18 +318,29 @@ login_auto_approve() {
     wait "$pamtester_pid" || status=$?
 
     printf '\n'
-    if ((status == 0)) && [[ -n "${done_time:-}" ]]; then
+    if ((status == 0)) && [[ -n "$done_time" ]]; then
         printf 'RESULT: authenticated %s; %s s from prompt to success (approve.js took %s s)\n' \
             "$LOGIN_USER" "$(seconds_between "$prompt_time" "$done_time")" \
             "$(seconds_between "$prompt_time" "$approved_time")"
     else
-        printf 'RESULT: not authenticated (pamtester exit status %d): %s\n' "$status" "$outcome"
+        printf 'RESULT: not authenticated (pamtester exit status %d): %s\n' "$status" "${outcome:-no output}"
         ((status != 0)) || status=1
     fi
     return "$status"
 }
 
-# Prints END - START in seconds with two decimals; both are $EPOCHREALTIME values.
+# Ends a pamtester run that cannot succeed any more. PID is our own child, so wait
+# reaps it.
+stop_pamtester() {
+    local pid=$1 input_fd=$2
+    # Kill before closing the input: at end of input libpam_misc's conversation returns
+    # no reply (NULL), which the daemon would log as a failed login.
+    kill -TERM "$pid" 2>/dev/null || true
+    exec {input_fd}>&-
+    wait "$pid" 2>/dev/null || true
+}
+
+# Prints END - START in seconds with two decimals. Both are $EPOCHREALTIME values.
 seconds_between() {
     awk -v start="$1" -v end="$2" 'BEGIN { printf "%.2f", end - start }'
 }
@@ -314,10 +348,14 @@ seconds_between() {
 main() {
     parse_args "$@"
     ((EUID == 0)) || die "run as root: this script installs packages, may add a local user, and ultraauthd accepts only uid 0 by default"
+    if ((!AUTO_APPROVE)) && [[ ! -t 0 ]]; then
+        die "standard input is not a terminal, so nobody can press Enter; run with --auto-approve"
+    fi
 
     install_missing
     build
     ensure_local_user
+    check_provider_account
 
     trap cleanup EXIT
     # Turn signals into a normal exit so the EXIT trap stops the provider and the daemon.
@@ -327,6 +365,7 @@ main() {
     prepare_work_dir
     start_provider
     start_daemon
+    set_pamtester_command
 
     if ((AUTO_APPROVE)); then
         login_auto_approve

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Run pam_authenticate through pam_wrapper with conversations that pamtester cannot make.
 
-pamtester always registers libpam_misc's conversation. This client can register none, one
-that returns no replies, or one that prints every message with its style, and it can pass
-PAM_SILENT and set PAM_RHOST and PAM_TTY.
+pamtester always registers libpam_misc's conversation. This client can instead pass no
+pam_conv struct, one whose function is NULL, or a conversation that prints every message
+with its style and may reply with NULL. It can also pass PAM_SILENT and set PAM_RHOST and
+PAM_TTY.
 
 Run it with pam_wrapper's variables set, for example:
 
@@ -15,7 +16,8 @@ which only takes effect through the symbols it exports.
 
 Output: one line per PAM message, "ECHO_ON: ", "ECHO_OFF: ", "INFO: " or "ERROR: "
 followed by the text, then "RESULT <code> <pam_strerror text>". The exit status is the
-PAM return code, or 2 for a usage error.
+PAM return code, or 2 for a usage error (PAM_SYMBOL_ERR is also 2, but then a RESULT line
+is printed).
 """
 
 import argparse
@@ -56,7 +58,7 @@ class PamResponse(ctypes.Structure):
     _fields_ = [("resp", ctypes.c_void_p), ("resp_retcode", ctypes.c_int)]
 
 
-# Linux-PAM passes msg as an array of pointers to messages; Solaris PAM differs.
+# Linux-PAM passes msg as an array of pointers to messages (struct pam_message **msg).
 ConvFunction = ctypes.CFUNCTYPE(
     ctypes.c_int,
     ctypes.c_int,
@@ -83,7 +85,7 @@ def load_libraries():
                        "PAM_WRAPPER_SERVICE_DIR=DIR (a directory of PAM service files)")
 
     # RTLD_GLOBAL lets the PAM modules that libpam loads resolve pam_get_item and the
-    # other libpam calls to the wrapper as well.
+    # other libpam calls to the wrapper too, as they do under LD_PRELOAD.
     try:
         pam = ctypes.CDLL("libpam_wrapper.so", mode=ctypes.RTLD_GLOBAL)
     except OSError as err:
@@ -116,7 +118,7 @@ def load_libraries():
 
 
 class Conversation:
-    """The conversation function and what it replies to prompts.
+    """A PAM conversation function that prints each message and replies to prompts.
 
     Replies are allocated with libc calloc and strdup, because libpam or the module frees
     them with free().
@@ -127,19 +129,19 @@ class Conversation:
         self.reply = reply
         self.null_replies = null_replies
         self.null_reply_text = null_reply_text
-        # ctypes frees the C callback when this reference goes, so keep it for the run.
+        # ctypes frees the C callback with this object, so keep a reference for the run.
         self.function = ConvFunction(self.converse)
 
     def converse(self, num_msg, messages, responses, _appdata):
-        # An exception must not cross into C, where ctypes would print it and return 0.
+        # An exception must not reach ctypes, which prints it and returns an undefined int.
         try:
-            return self.answer(num_msg, messages, responses)
+            return self.handle_messages(num_msg, messages, responses)
         except Exception as err:  # noqa: BLE001 - every failure becomes PAM_CONV_ERR
             print(f"pam_client: conversation failed: {err!r}", file=sys.stderr, flush=True)
             responses[0] = None
             return PAM_CONV_ERR
 
-    def answer(self, num_msg, messages, responses):
+    def handle_messages(self, num_msg, messages, responses):
         responses[0] = None
         if num_msg <= 0 or num_msg > PAM_MAX_NUM_MSG:
             print(f"pam_client: conversation called with {num_msg} messages", file=sys.stderr, flush=True)

@@ -1,7 +1,10 @@
 //! The PAM conversation behind a trait, so the login logic can be tested without libpam.
 
+use std::ffi::{c_int, c_void};
+
 use pam::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PAM_TEXT_INFO};
 use pam::conv::Conv;
+use pam::module::PamHandle;
 use ultraauth_proto::{MessageStyle, PromptStyle};
 
 use crate::error::ModuleError;
@@ -47,4 +50,38 @@ impl Conversation for PamConversation<'_> {
         };
         let _ = self.conv.send(pam_style, text);
     }
+}
+
+/// PAM_CONV from <security/_pam_types.h>.
+const PAM_CONV_ITEM: c_int = 5;
+
+/// The layout of `struct pam_conv` in <security/_pam_types.h>.
+#[repr(C)]
+struct RawPamConv {
+    conv: Option<unsafe extern "C" fn(c_int, *mut *const c_void, *mut *mut c_void, *mut c_void) -> c_int>,
+    appdata_ptr: *mut c_void,
+}
+
+unsafe extern "C" {
+    fn pam_get_item(pamh: *const c_void, item_type: c_int, item: *mut *const c_void) -> c_int;
+}
+
+/// Returns whether the application registered a conversation function.
+///
+/// Linux-PAM 1.5 accepts a `struct pam_conv` whose function is NULL (cron-like callers
+/// use one), and pam-bindings only notices when a message is sent. Checking first lets
+/// the daemon answer such a login without starting a flow nobody can see.
+pub fn has_conversation_function(pamh: &PamHandle) -> bool {
+    let mut item: *const c_void = std::ptr::null();
+
+    // SAFETY: `pamh` is the live handle libpam passed to this hook, and pam_get_item only
+    // writes one pointer into `item`.
+    let status = unsafe { pam_get_item(std::ptr::from_ref(pamh).cast(), PAM_CONV_ITEM, &mut item) };
+    if status != 0 || item.is_null() {
+        return false;
+    }
+
+    // SAFETY: for PAM_CONV libpam returns its `struct pam_conv`, which lives as long as the
+    // handle; only the function pointer field is read.
+    unsafe { (*item.cast::<RawPamConv>()).conv.is_some() }
 }

@@ -61,7 +61,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag, service: &
 
     let mut link = UnixLink::connect(&args.socket)?;
 
-    let conv = pamh.get_item::<Conv>().ok().flatten();
+    let conv = if conversation::has_conversation_function(pamh) { pamh.get_item::<Conv>().ok().flatten() } else { None };
     let mut pam_conversation = conv.map(PamConversation::new);
     let conversation = pam_conversation.as_mut().map(|conv| conv as &mut dyn Conversation);
 

@@ -30,6 +30,18 @@ impl Verdict {
         Verdict { outcome: Outcome::Unavailable, level: Level::Error, event: "login_unavailable", reason, user_message: Some(MSG_UNAVAILABLE.into()) }
     }
 
+    /// The PAM application returned no reply to the prompt (pamela does this), so the user
+    /// never saw the code.
+    pub fn prompt_not_shown() -> Self {
+        Verdict {
+            outcome: Outcome::Unavailable,
+            level: Level::Error,
+            event: "login_unavailable",
+            reason: "the PAM application returned no reply to the device prompt, so the user cannot see it; use a flow this application can show".into(),
+            user_message: Some("This login program cannot show the verification link. Ask the administrator which login method to use.".into()),
+        }
+    }
+
     fn denied(reason: String, message: &str) -> Self {
         Verdict { outcome: Outcome::Denied, level: Level::Warning, event: "login_denied", reason, user_message: Some(message.into()) }
     }

@@ -253,17 +253,29 @@ pub struct PamLogin {
 
 impl PamLogin {
     pub fn start(services: &PamServices, service: &str, user: &str) -> Self {
+        let mut command = Command::new("pamtester");
+        command.args(["-v", service, user, "authenticate"]).env("LD_PRELOAD", "libpam_wrapper.so");
+        Self::spawn(command, services, user)
+    }
+
+    /// Runs tests/pam_client.py, a ctypes libpam client that can pass a NULL
+    /// conversation function, NULL replies and PAM_SILENT.
+    pub fn start_client(services: &PamServices, service: &str, user: &str, options: &[&str]) -> Self {
+        let mut command = Command::new("python3");
+        command.arg(repo_root().join("tests/pam_client.py")).args([service, user]).args(options);
+        Self::spawn(command, services, user)
+    }
+
+    fn spawn(mut command: Command, services: &PamServices, user: &str) -> Self {
         ensure_local_user(user);
-        let mut child = Command::new("pamtester")
-            .args(["-v", service, user, "authenticate"])
-            .env("LD_PRELOAD", "libpam_wrapper.so")
+        let mut child = command
             .env("PAM_WRAPPER", "1")
             .env("PAM_WRAPPER_SERVICE_DIR", services.dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start pamtester (apt-get install pamtester libpam-wrapper)");
+            .expect("start the PAM client (apt-get install pamtester libpam-wrapper)");
         let output = Output::default();
         output.collect(child.stdout.take().unwrap());
         output.collect(child.stderr.take().unwrap());
