@@ -4,15 +4,18 @@
 //! the key, the value and what to write instead.
 
 mod load;
+mod services;
 pub mod validate;
 
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
 pub use load::{ConfigError, load_config};
+pub use services::{ServicePolicies, ServicePolicy};
 
 /// Path used when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ultraauth/ultraauthd.toml";
@@ -30,6 +33,18 @@ pub struct RawConfig {
     pub sessions: RawSessions,
     #[serde(default)]
     pub login: RawLogin,
+    /// Per-PAM-service policies, keyed by PAM_SERVICE; `other` covers unlisted services.
+    #[serde(default)]
+    pub services: BTreeMap<String, RawServicePolicy>,
+}
+
+/// One `[services.NAME]` table; unset keys take the global value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServicePolicy {
+    pub flow: Option<String>,
+    pub session_lifetime_secs: Option<u64>,
+    pub wait_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,10 +147,8 @@ pub struct Config {
     /// Uids allowed to connect, resolved from `socket.allowed_users` at start.
     pub allowed_uids: Vec<u32>,
     pub mapping: MappingConfig,
-    /// Seconds a verified session covers later logins of the same user, service and
-    /// remote host; 0 turns verified sessions off.
-    pub session_lifetime_secs: u64,
-    pub wait_secs: u64,
+    /// What each PAM service gets: flow, session lifetime, wait limit.
+    pub policies: ServicePolicies,
 }
 
 #[derive(Debug)]

@@ -1,11 +1,10 @@
 //! The daemon's shared state: configuration, provider, verified sessions, audit log.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::audit::AuditLog;
 use crate::clock::Clock;
-use crate::config::{Config, MappingConfig};
+use crate::config::{Config, MappingConfig, ServicePolicies};
 use crate::provider::Provider;
 use crate::sessions::VerifiedSessions;
 
@@ -16,8 +15,7 @@ pub struct Daemon {
     pub clock: Arc<dyn Clock>,
     pub mapping: MappingConfig,
     pub allowed_uids: Vec<u32>,
-    /// Maximum time one login waits for the user, in seconds.
-    pub wait_secs: u64,
+    pub policies: ServicePolicies,
     /// This machine's name, shown in prompts so users can tell whose login they approve.
     pub hostname: String,
 }
@@ -28,7 +26,7 @@ impl Daemon {
             .ok()
             .and_then(|name| name.into_string().ok())
             .unwrap_or_else(|| "this host".into());
-        let sessions = VerifiedSessions::new(Duration::from_secs(config.session_lifetime_secs), clock.clone());
+        let sessions = VerifiedSessions::new(clock.clone());
         let provider = Provider::new(config.provider, clock.clone())?;
 
         Ok(Daemon {
@@ -38,7 +36,7 @@ impl Daemon {
             clock,
             mapping: config.mapping,
             allowed_uids: config.allowed_uids,
-            wait_secs: config.wait_secs,
+            policies: config.policies,
             hostname,
         })
     }

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use ultraauth_proto::{DaemonReply, Flow, LoginRequest, ModuleRequest, Outcome, PromptStyle};
 
 use crate::audit::Level;
+use crate::config::ServicePolicy;
 use crate::daemon::Daemon;
 use crate::flows::device::{DeviceOutcome, poll_for_tokens, request_device_authorization};
 use crate::prompt::device_prompt;
@@ -72,6 +73,7 @@ fn check_request(request: &LoginRequest) -> Result<(), String> {
 struct Login<'a> {
     daemon: &'a Daemon,
     request: &'a LoginRequest,
+    policy: &'a ServicePolicy,
     rhost: String,
     started: Instant,
     deadline: Instant,
@@ -80,10 +82,11 @@ struct Login<'a> {
 impl<'a> Login<'a> {
     fn new(daemon: &'a Daemon, request: &'a LoginRequest) -> Self {
         let rhost = request.rhost.clone().unwrap_or_default();
+        let policy = daemon.policies.policy_for(&request.service);
         let module_wait = u64::from(request.wait_limit_secs).saturating_sub(MODULE_MARGIN_SECS).max(1);
-        let wait = Duration::from_secs(daemon.wait_secs.min(module_wait));
+        let wait = Duration::from_secs(policy.wait_secs.min(module_wait));
         let started = Instant::now();
-        Login { daemon, request, rhost, started, deadline: started + wait }
+        Login { daemon, request, policy, rhost, started, deadline: started + wait }
     }
 
     fn audit(&self, level: Level, event: &str, extra: &[(&str, &str)]) {
@@ -110,13 +113,13 @@ impl<'a> Login<'a> {
             return;
         }
 
-        // Only the device grant exists so far; `flow` in the request is a hint for later flows.
-        let _ = self.request.flow.unwrap_or(Flow::Device);
+        // The module's flow= argument wins over the service's policy; auto is the device grant.
+        let _flow = self.request.flow.or(self.policy.flow).unwrap_or(Flow::Device);
         let Some((verdict, answered)) = self.run_device_flow(reader, writer).await else { return };
 
         self.audit(verdict.level, verdict.event, &[("flow", "device"), ("reason", &verdict.reason)]);
         if verdict.outcome == Outcome::Approved {
-            self.daemon.sessions.record(self.session_key());
+            self.daemon.sessions.record(self.session_key(), Duration::from_secs(self.policy.session_lifetime_secs));
         }
         self.finish(writer, verdict.outcome, verdict.user_message).await;
 

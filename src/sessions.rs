@@ -20,29 +20,25 @@ pub struct SessionKey {
 }
 
 pub struct VerifiedSessions {
-    lifetime: Duration,
     clock: Arc<dyn Clock>,
     entries: Mutex<HashMap<SessionKey, Instant>>,
 }
 
 impl VerifiedSessions {
-    pub fn new(lifetime: Duration, clock: Arc<dyn Clock>) -> Self {
-        VerifiedSessions { lifetime, clock, entries: Mutex::new(HashMap::new()) }
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        VerifiedSessions { clock, entries: Mutex::new(HashMap::new()) }
     }
 
     /// Returns whether a live session covers `key`.
     pub fn is_verified(&self, key: &SessionKey) -> bool {
-        if self.lifetime.is_zero() {
-            return false;
-        }
         let now = self.clock.now();
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         entries.get(key).is_some_and(|expires_at| now < *expires_at)
     }
 
-    /// Starts (or renews) a session for `key`; does nothing when sessions are off.
-    pub fn record(&self, key: SessionKey) {
-        if self.lifetime.is_zero() {
+    /// Starts (or renews) a session for `key`; a zero `lifetime` (sessions off) does nothing.
+    pub fn record(&self, key: SessionKey, lifetime: Duration) {
+        if lifetime.is_zero() {
             return;
         }
         let now = self.clock.now();
@@ -54,7 +50,7 @@ impl VerifiedSessions {
                 entries.remove(&oldest);
             }
         }
-        entries.insert(key, now + self.lifetime);
+        entries.insert(key, now + lifetime);
     }
 
     /// Returns how many sessions are live now.
@@ -93,16 +89,18 @@ mod tests {
         SessionKey { user: user.into(), service: "sshd".into(), rhost: rhost.into() }
     }
 
-    fn setup(lifetime_secs: u64) -> (Arc<ManualClock>, VerifiedSessions) {
+    fn setup() -> (Arc<ManualClock>, VerifiedSessions) {
         let clock = Arc::new(ManualClock { now: StdMutex::new(Instant::now()) });
-        let sessions = VerifiedSessions::new(Duration::from_secs(lifetime_secs), clock.clone());
+        let sessions = VerifiedSessions::new(clock.clone());
         (clock, sessions)
     }
 
+    const LIFETIME: Duration = Duration::from_secs(300);
+
     #[test]
     fn session_covers_until_lifetime_ends() {
-        let (clock, sessions) = setup(300);
-        sessions.record(key("alice", "192.0.2.1"));
+        let (clock, sessions) = setup();
+        sessions.record(key("alice", "192.0.2.1"), LIFETIME);
         assert!(sessions.is_verified(&key("alice", "192.0.2.1")));
 
         clock.advance(Duration::from_secs(299));
@@ -114,8 +112,8 @@ mod tests {
 
     #[test]
     fn session_is_per_user_service_and_host() {
-        let (_clock, sessions) = setup(300);
-        sessions.record(key("alice", "192.0.2.1"));
+        let (_clock, sessions) = setup();
+        sessions.record(key("alice", "192.0.2.1"), LIFETIME);
         assert!(!sessions.is_verified(&key("alice", "192.0.2.2")));
         assert!(!sessions.is_verified(&key("bob", "192.0.2.1")));
         let other_service = SessionKey { service: "su".into(), ..key("alice", "192.0.2.1") };
@@ -124,8 +122,8 @@ mod tests {
 
     #[test]
     fn session_lifetime_zero_turns_off() {
-        let (_clock, sessions) = setup(0);
-        sessions.record(key("alice", ""));
+        let (_clock, sessions) = setup();
+        sessions.record(key("alice", ""), Duration::ZERO);
         assert!(!sessions.is_verified(&key("alice", "")));
         assert_eq!(sessions.live_count(), 0);
     }

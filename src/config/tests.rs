@@ -24,7 +24,9 @@ fn config_defaults() {
     assert_eq!(config.allowed_uids, vec![0]);
     assert_eq!(config.mapping.claim, "preferred_username");
     assert_eq!(config.mapping.case, CasePolicy::Exact);
-    assert_eq!(config.session_lifetime_secs, 300);
+    assert_eq!(config.policies.policy_for("sshd").session_lifetime_secs, 300);
+    assert_eq!(config.policies.policy_for("sshd").wait_secs, 100);
+    assert_eq!(config.policies.policy_for("sshd").flow, None);
     assert!(config.provider.client_secret.is_none());
 }
 
@@ -143,4 +145,32 @@ fn config_missing_secret_file() {
 fn config_missing_provider_table() {
     let err = error_of("[socket]\npath = \"/run/u.sock\"\n");
     assert!(err.message.contains("provider"), "{err}");
+}
+
+#[test]
+fn config_service_table_overrides_globals() {
+    let source = minimal("[sessions]\nlifetime_secs = 120\n[services.sshd]\nflow = \"device\"\nwait_secs = 90\n[services.other]\nsession_lifetime_secs = 0\n");
+    let config = parse_config(Path::new(PATH), &source).unwrap();
+
+    let sshd = config.policies.policy_for("sshd");
+    assert_eq!(sshd.flow, Some(ultraauth_proto::Flow::Device));
+    assert_eq!(sshd.wait_secs, 90);
+    assert_eq!(sshd.session_lifetime_secs, 120);
+
+    let unlisted = config.policies.policy_for("sudo");
+    assert_eq!(unlisted.session_lifetime_secs, 0);
+    assert_eq!(unlisted.wait_secs, 100);
+}
+
+#[test]
+fn config_service_bad_flow_names_table() {
+    let err = error_of(&minimal("[services.sshd]\nflow = \"telepathy\"\n"));
+    assert!(err.message.starts_with("services.sshd.flow"), "{err}");
+    assert_eq!(err.line, Some(5));
+}
+
+#[test]
+fn config_service_unknown_key() {
+    let err = error_of(&minimal("[services.sshd]\nqr = true\n"));
+    assert_eq!(err.line, Some(5));
 }

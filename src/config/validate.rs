@@ -1,5 +1,6 @@
 //! Checks that turn a [`RawConfig`] into a [`Config`], or an error naming the fix.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -10,7 +11,8 @@ use reqwest::Url;
 use zeroize::Zeroizing;
 
 use super::load::line_of_key;
-use super::{Config, ConfigError, EndpointOverrides, MappingConfig, ProviderConfig, RawConfig};
+use super::services::parse_flow;
+use super::{Config, ConfigError, EndpointOverrides, MappingConfig, ProviderConfig, RawConfig, RawServicePolicy, ServicePolicies, ServicePolicy};
 
 /// Largest client secret file accepted, in bytes.
 const MAX_SECRET_LEN: u64 = 4096;
@@ -85,10 +87,42 @@ pub fn validate(raw: RawConfig, path: &Path, source: &str) -> Result<Config, Con
     let allowed_uids = resolve_users(&check, &raw.socket.allowed_users)?;
 
     let mapping = validate_mapping(&check, raw.mapping)?;
-    let session_lifetime_secs = check.range("sessions", "lifetime_secs", raw.sessions.lifetime_secs, 0, 86_400)?;
-    let wait_secs = check.range("login", "wait_secs", raw.login.wait_secs, 5, 3600)?;
+    let global = ServicePolicy {
+        flow: None,
+        session_lifetime_secs: check.range("sessions", "lifetime_secs", raw.sessions.lifetime_secs, 0, MAX_SESSION_LIFETIME)?,
+        wait_secs: check.range("login", "wait_secs", raw.login.wait_secs, MIN_WAIT, MAX_WAIT)?,
+    };
+    let policies = validate_services(&check, raw.services, global)?;
 
-    Ok(Config { provider, socket_path: raw.socket.path, allowed_uids, mapping, session_lifetime_secs, wait_secs })
+    Ok(Config { provider, socket_path: raw.socket.path, allowed_uids, mapping, policies })
+}
+
+const MAX_SESSION_LIFETIME: u64 = 86_400;
+const MIN_WAIT: u64 = 5;
+const MAX_WAIT: u64 = 3600;
+
+fn validate_services(check: &Checker, raw: BTreeMap<String, RawServicePolicy>, global: ServicePolicy) -> Result<ServicePolicies, ConfigError> {
+    let mut by_service = HashMap::new();
+
+    for (service, table) in raw {
+        let name = format!("services.{service}");
+        let flow = match &table.flow {
+            Some(flow) => parse_flow(flow).map_err(|reason| check.error(&name, "flow", reason))?,
+            None => global.flow,
+        };
+        let session_lifetime_secs = match table.session_lifetime_secs {
+            Some(secs) => check.range(&name, "session_lifetime_secs", secs, 0, MAX_SESSION_LIFETIME)?,
+            None => global.session_lifetime_secs,
+        };
+        let wait_secs = match table.wait_secs {
+            Some(secs) => check.range(&name, "wait_secs", secs, MIN_WAIT, MAX_WAIT)?,
+            None => global.wait_secs,
+        };
+        by_service.insert(service, ServicePolicy { flow, session_lifetime_secs, wait_secs });
+    }
+
+    let fallback = by_service.get("other").cloned().unwrap_or(global);
+    Ok(ServicePolicies { fallback, by_service })
 }
 
 fn validate_provider(check: &Checker, raw: super::RawProvider) -> Result<ProviderConfig, ConfigError> {

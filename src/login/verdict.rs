@@ -63,7 +63,7 @@ pub async fn verdict_for_device(daemon: &Daemon, pam_user: &str, outcome: Device
                 outcome: Outcome::TimedOut,
                 level: Level::Warning,
                 event: "login_timed_out",
-                reason: format!("no approval within login.wait_secs = {} s (or the module's timeout)", daemon.wait_secs),
+                reason: "no approval within the service's wait_secs or the module's timeout".into(),
                 user_message: Some("The approval timed out. Start a new login.".into()),
             },
         DeviceOutcome::Failed(reason) => Verdict::denied(format!("token endpoint error: {reason}"), MSG_INVALID),

@@ -1,0 +1,41 @@
+//! Per-PAM-service policies: `[services.sshd]`, `[services.jupyterhub]`, `[services.other]`.
+
+use std::collections::HashMap;
+
+use ultraauth_proto::Flow;
+
+/// What the daemon does for logins through one PAM service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePolicy {
+    /// The flow to run; `None` means auto (the module's `flow=` argument, else the device grant).
+    pub flow: Option<Flow>,
+    /// Seconds a verified session covers later logins of the same user, service and
+    /// remote host; 0 turns verified sessions off.
+    pub session_lifetime_secs: u64,
+    /// Maximum time one login waits for the user, in seconds.
+    pub wait_secs: u64,
+}
+
+/// The policies of all services, with the fallback for services not listed.
+#[derive(Clone, Debug)]
+pub struct ServicePolicies {
+    pub fallback: ServicePolicy,
+    pub by_service: HashMap<String, ServicePolicy>,
+}
+
+impl ServicePolicies {
+    /// Returns the policy of `service`: its own table, else `[services.other]`, else the
+    /// global settings.
+    pub fn policy_for(&self, service: &str) -> &ServicePolicy {
+        self.by_service.get(service).unwrap_or(&self.fallback)
+    }
+}
+
+/// Parses a `flow` value; `auto` is `None`.
+pub fn parse_flow(name: &str) -> Result<Option<Flow>, String> {
+    match name {
+        "auto" => Ok(None),
+        "device" => Ok(Some(Flow::Device)),
+        other => Err(format!("{other:?} is not a flow; use \"device\" or \"auto\"")),
+    }
+}
