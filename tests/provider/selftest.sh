@@ -59,7 +59,7 @@ check() {
 
 # Print the decoded payload of a JWT.
 jwt_payload() {
-  node -e 'process.stdout.write(Buffer.from(process.argv[1].split(".")[1], "base64url").toString())' "$1"
+  node -e 'process.stdout.write(Buffer.from(process.argv[1].split(".")[1], "base64url").toString())' -- "$1"
 }
 
 # Exit 0 when the JWT's signature verifies against the JWKS in the file given second.
@@ -75,12 +75,12 @@ jwt_verify() {
       : crypto.createPublicKey({ key: jwk, format: "jwk" });
     const ok = crypto.verify("sha256", Buffer.from(`${headerPart}.${payloadPart}`), options, Buffer.from(signaturePart, "base64url"));
     process.exit(ok ? 0 : 1);
-  ' "$1" "$2"
+  ' -- "$1" "$2"
 }
 
 # Print a URL query parameter: url_param URL NAME
 url_param() {
-  node -e 'process.stdout.write(new URL(process.argv[1]).searchParams.get(process.argv[2]) ?? "")' "$1" "$2"
+  node -e 'process.stdout.write(new URL(process.argv[1]).searchParams.get(process.argv[2]) ?? "")' -- "$1" "$2"
 }
 
 # POST a form to the token endpoint with client_secret_basic, printing the JSON response.
@@ -313,7 +313,7 @@ check "CIBA accepts a sub as login_hint" true "$(jq 'has("auth_req_id")' <<<"$CI
 # Authorization code flow with PKCE (S256), state and nonce
 
 CODE_VERIFIER=$(node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("base64url"))')
-CODE_CHALLENGE=$(node -e 'process.stdout.write(require("node:crypto").createHash("sha256").update(process.argv[1]).digest("base64url"))' "$CODE_VERIFIER")
+CODE_CHALLENGE=$(node -e 'process.stdout.write(require("node:crypto").createHash("sha256").update(process.argv[1]).digest("base64url"))' -- "$CODE_VERIFIER")
 STATE=state-$RANDOM$RANDOM
 NONCE=nonce-$RANDOM$RANDOM
 AUTHORIZE_URL=$(node -e '
@@ -324,7 +324,7 @@ AUTHORIZE_URL=$(node -e '
     redirect_uri: redirectUri, state, nonce, code_challenge: challenge, code_challenge_method: "S256",
   });
   process.stdout.write(url.href);
-' "$ISSUER" "$CLIENT_ID" "$REDIRECT_URI" "$STATE" "$NONCE" "$CODE_CHALLENGE")
+' -- "$ISSUER" "$CLIENT_ID" "$REDIRECT_URI" "$STATE" "$NONCE" "$CODE_CHALLENGE")
 
 JAR="$WORK_DIR/cookies.json"
 LOCATION=$(node approve.js code --url "$AUTHORIZE_URL" --username alice --amr iris --jar "$JAR" 2>>"$WORK_DIR/approve.log" || true)
@@ -368,7 +368,7 @@ NO_PKCE_URL=$(node -e '
   url.searchParams.delete("code_challenge");
   url.searchParams.delete("code_challenge_method");
   process.stdout.write(url.href);
-' "$AUTHORIZE_URL")
+' -- "$AUTHORIZE_URL")
 NO_PKCE_LOCATION=$(curl -sS -o /dev/null -w '%{redirect_url}' "$NO_PKCE_URL")
 check "authorization without PKCE is rejected" invalid_request "$(url_param "$NO_PKCE_LOCATION" error)"
 
