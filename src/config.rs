@@ -36,6 +36,36 @@ pub struct RawConfig {
     /// Per-PAM-service policies, keyed by PAM_SERVICE; `other` covers unlisted services.
     #[serde(default)]
     pub services: BTreeMap<String, RawServicePolicy>,
+    /// The browser-callback listener; absent turns the code flow off.
+    pub web: Option<RawWeb>,
+    #[serde(default)]
+    pub push: RawPush,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    #[serde(default = "default_web_listen")]
+    pub listen: String,
+    pub public_url: String,
+    pub return_url: Option<String>,
+    #[serde(default = "default_code_lifetime")]
+    pub code_lifetime_secs: u64,
+    #[serde(default = "default_code_attempts")]
+    pub max_code_attempts: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPush {
+    #[serde(default = "default_login_hint")]
+    pub login_hint: String,
+}
+
+impl Default for RawPush {
+    fn default() -> Self {
+        RawPush { login_hint: default_login_hint() }
+    }
 }
 
 /// One `[services.NAME]` table; unset keys take the global value.
@@ -149,6 +179,34 @@ pub struct Config {
     pub mapping: MappingConfig,
     /// What each PAM service gets: flow, session lifetime, wait limit.
     pub policies: ServicePolicies,
+    pub web: Option<WebConfig>,
+    pub push: PushConfig,
+}
+
+/// The browser-callback listener and its one-time codes.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    pub listen: std::net::SocketAddr,
+    /// Base URL the browser sees, without a trailing slash; the redirect_uri is
+    /// `{public_url}/callback`.
+    pub public_url: String,
+    /// Where the result page sends the user with the code in the URL fragment.
+    pub return_url: Option<String>,
+    pub code_lifetime_secs: u64,
+    pub max_code_attempts: u32,
+}
+
+impl WebConfig {
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/callback", self.public_url)
+    }
+}
+
+/// CIBA settings.
+#[derive(Clone, Debug)]
+pub struct PushConfig {
+    /// login_hint template; `{user}` is replaced by the PAM user.
+    pub login_hint: String,
 }
 
 #[derive(Debug)]
@@ -228,3 +286,19 @@ fn default_wait() -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+fn default_web_listen() -> String {
+    "127.0.0.1:8765".into()
+}
+
+fn default_code_lifetime() -> u64 {
+    120
+}
+
+fn default_code_attempts() -> u32 {
+    5
+}
+
+fn default_login_hint() -> String {
+    "{user}".into()
+}

@@ -1,10 +1,13 @@
 //! The daemon's shared state: configuration, provider, verified sessions, audit log.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::audit::AuditLog;
 use crate::clock::Clock;
-use crate::config::{Config, MappingConfig, ServicePolicies};
+use crate::config::{Config, MappingConfig, PushConfig, ServicePolicies, WebConfig};
+use crate::flows::code::PendingAuthorizations;
+use crate::one_time_codes::OneTimeCodes;
 use crate::provider::Provider;
 use crate::sessions::VerifiedSessions;
 
@@ -16,6 +19,11 @@ pub struct Daemon {
     pub mapping: MappingConfig,
     pub allowed_uids: Vec<u32>,
     pub policies: ServicePolicies,
+    /// The browser-callback listener's settings; `None` turns the code flow off.
+    pub web: Option<WebConfig>,
+    pub push: PushConfig,
+    pub pending_authorizations: PendingAuthorizations,
+    pub one_time_codes: OneTimeCodes,
     /// This machine's name, shown in prompts so users can tell whose login they approve.
     pub hostname: String,
 }
@@ -28,6 +36,12 @@ impl Daemon {
             .unwrap_or_else(|| "this host".into());
         let sessions = VerifiedSessions::new(clock.clone());
         let provider = Provider::new(config.provider, clock.clone())?;
+        let (code_lifetime, max_attempts) = match &config.web {
+            Some(web) => (Duration::from_secs(web.code_lifetime_secs), web.max_code_attempts),
+            None => (Duration::from_secs(120), 5),
+        };
+        let one_time_codes = OneTimeCodes::new(code_lifetime, max_attempts, clock.clone());
+        let pending_authorizations = PendingAuthorizations::new(clock.clone());
 
         Ok(Daemon {
             provider,
@@ -37,6 +51,10 @@ impl Daemon {
             mapping: config.mapping,
             allowed_uids: config.allowed_uids,
             policies: config.policies,
+            web: config.web,
+            push: config.push,
+            pending_authorizations,
+            one_time_codes,
             hostname,
         })
     }

@@ -1,22 +1,25 @@
 //! The daemon's side of one login, from BeginLogin to Finish.
 
-mod verdict;
+mod code;
+mod device;
+mod push;
+pub mod verdict;
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::time::Instant;
-use ultraauth_proto::{DaemonReply, Flow, LoginRequest, ModuleRequest, Outcome, PromptStyle};
+use ultraauth_proto::{DaemonReply, Flow, LoginRequest, ModuleRequest, Outcome};
 
 use crate::audit::Level;
 use crate::config::ServicePolicy;
 use crate::daemon::Daemon;
-use crate::flows::device::{DeviceOutcome, poll_for_tokens, request_device_authorization};
-use crate::prompt::device_prompt;
+use crate::flows::polling::PollOutcome;
 use crate::sessions::SessionKey;
 use crate::socket_io::{read_request, write_reply};
-use verdict::{Verdict, verdict_for_device};
+use verdict::Verdict;
 
 /// Time the module has to send BeginLogin after connecting.
 const BEGIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -107,17 +110,29 @@ impl<'a> Login<'a> {
             return;
         }
 
-        if !self.request.interactive {
-            self.audit(Level::Warning, "login_unavailable", &[("reason", "the PAM application has no conversation, so no flow can run")]);
+        let flow = match self.choose_flow().await {
+            Ok(flow) => flow,
+            Err(verdict) => {
+                self.audit(verdict.level, verdict.event, &[("reason", &verdict.reason)]);
+                self.finish(writer, verdict.outcome, verdict.user_message).await;
+                return;
+            }
+        };
+
+        if !self.request.interactive && flow != Flow::Push {
+            self.audit(Level::Warning, "login_unavailable", &[("flow", flow_name(flow)), ("reason", "the PAM application has no conversation, so no flow can run")]);
             self.finish(writer, Outcome::Unavailable, None).await;
             return;
         }
 
-        // The module's flow= argument wins over the service's policy; auto is the device grant.
-        let _flow = self.request.flow.or(self.policy.flow).unwrap_or(Flow::Device);
-        let Some((verdict, answered)) = self.run_device_flow(reader, writer).await else { return };
+        let result = match flow {
+            Flow::Device => self.run_device_flow(reader, writer).await,
+            Flow::Code => self.run_code_flow(reader, writer).await,
+            Flow::Push => self.run_push_flow(reader, writer).await,
+        };
+        let Some((verdict, answered)) = result else { return };
 
-        self.audit(verdict.level, verdict.event, &[("flow", "device"), ("reason", &verdict.reason)]);
+        self.audit(verdict.level, verdict.event, &[("flow", flow_name(flow)), ("reason", &verdict.reason)]);
         if verdict.outcome == Outcome::Approved {
             self.daemon.sessions.record(self.session_key(), Duration::from_secs(self.policy.session_lifetime_secs));
         }
@@ -132,58 +147,82 @@ impl<'a> Login<'a> {
         }
     }
 
-    /// Runs the device grant and returns the verdict and whether the module has already
-    /// answered the prompt. Returns `None` when the module went away, so nothing is left to send.
-    async fn run_device_flow(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) -> Option<(Verdict, bool)> {
-        let default_interval = Duration::from_secs(self.daemon.provider.config().default_interval_secs);
-        let authorization = match request_device_authorization(&self.daemon.provider, default_interval).await {
-            Ok(authorization) => authorization,
-            Err(err) => return Some((Verdict::unavailable(err.to_string()), true)),
-        };
+    /// Picks the flow: the module's `flow=` argument, else the service's policy, else the
+    /// first the provider and the configuration can serve (device, code, push).
+    async fn choose_flow(&self) -> Result<Flow, Verdict> {
+        let requested = self.request.flow.or(self.policy.flow);
+        let service = &self.request.service;
 
-        let interval = authorization.interval.as_secs().to_string();
-        let expires_in = authorization.expires_in.as_secs().to_string();
-        self.audit(Level::Info, "flow_started", &[("flow", "device"), ("interval", &interval), ("expires_in", &expires_in)]);
-
-        let text = device_prompt(&authorization, &self.request.user, &self.daemon.hostname, &self.request.service);
-        if write_reply(writer, &DaemonReply::ShowPrompt { style: PromptStyle::EchoOn, text }).await.is_err() {
-            self.audit(Level::Warning, "client_disconnected", &[("flow", "device")]);
-            return None;
+        // The code flow redeems a code locally, so it needs no provider call here.
+        if requested == Some(Flow::Code) {
+            return match self.daemon.web {
+                Some(_) => Ok(Flow::Code),
+                None => Err(Verdict::unavailable(format!("flow=code requested for service {service}, but [web] is not configured"))),
+            };
         }
 
-        // Poll while watching the socket: the answer to the prompt changes nothing, but
-        // a closed connection means the user or the PAM application gave up.
-        let polling = poll_for_tokens(&self.daemon.provider, &authorization, self.started, self.deadline);
+        let metadata = self.daemon.provider.metadata().await.map_err(Verdict::from_provider_error)?;
+        let device = metadata.device_authorization_endpoint.is_some();
+        let push = metadata.ciba_poll_endpoint().is_some();
+
+        match requested {
+            Some(Flow::Device) if device => Ok(Flow::Device),
+            Some(Flow::Device) => Err(Verdict::unavailable(format!(
+                "flow=device requested for service {service}, but the provider advertises no device_authorization_endpoint"
+            ))),
+            Some(Flow::Push) if push => Ok(Flow::Push),
+            Some(Flow::Push) => Err(Verdict::unavailable(format!(
+                "flow=push requested for service {service}, but the provider advertises no backchannel_authentication_endpoint with poll mode"
+            ))),
+            Some(Flow::Code) => unreachable!("the code flow returned above"),
+            None if device => Ok(Flow::Device),
+            None if self.daemon.web.is_some() => Ok(Flow::Code),
+            None if push => Ok(Flow::Push),
+            None => Err(Verdict::unavailable("flow=auto found no flow: the provider has no device or CIBA endpoint and [web] is not configured".into())),
+        }
+    }
+
+    /// Waits for `polling` while watching the socket. Returns `None` when the module
+    /// closed the connection, which stops the polling. `answered` tracks the prompt's reply.
+    async fn poll_watching_socket(
+        &self,
+        reader: &mut OwnedReadHalf,
+        polling: impl Future<Output = PollOutcome>,
+        flow: Flow,
+        answered: &mut bool,
+    ) -> Option<Result<PollOutcome, Verdict>> {
         tokio::pin!(polling);
-        let mut answered = false;
-        let outcome = loop {
+        let watch_deadline = self.deadline + Duration::from_secs(MODULE_MARGIN_SECS);
+
+        loop {
             tokio::select! {
-                outcome = &mut polling => break outcome,
-                request = read_request(reader, self.deadline + Duration::from_secs(MODULE_MARGIN_SECS)), if !answered => match request {
-                    Ok(ModuleRequest::AnswerPrompt { text: Some(_) }) => answered = true,
-                    Ok(ModuleRequest::AnswerPrompt { text: None }) => {
-                        // pamela (JupyterHub) returns no reply to visible prompts: the user
-                        // never saw the code, so waiting would only hang the login.
-                        return Some((Verdict::prompt_not_shown(), true));
-                    }
+                outcome = &mut polling => return Some(Ok(outcome)),
+                request = read_request(reader, watch_deadline), if !*answered => match request {
+                    Ok(ModuleRequest::AnswerPrompt { text: Some(_) }) if flow == Flow::Device => *answered = true,
+                    // pamela (JupyterHub) returns no reply to visible prompts: the user
+                    // never saw the code, so waiting would only hang the login.
+                    Ok(ModuleRequest::AnswerPrompt { text: None }) if flow == Flow::Device => return Some(Err(Verdict::prompt_not_shown())),
                     Ok(_) | Err(_) => {
-                        self.audit(Level::Notice, "client_disconnected", &[("flow", "device"), ("reason", "the PAM module closed the connection; polling stopped")]);
+                        self.audit(Level::Notice, "client_disconnected", &[("flow", flow_name(flow)), ("reason", "the PAM module closed the connection; polling stopped")]);
                         return None;
                     }
                 },
             }
-        };
-
-        Some((self.verdict_for(outcome).await, answered))
-    }
-
-    async fn verdict_for(&self, outcome: DeviceOutcome) -> Verdict {
-        verdict_for_device(self.daemon, &self.request.user, outcome).await
+        }
     }
 
     async fn finish(&self, writer: &mut OwnedWriteHalf, outcome: Outcome, message: Option<String>) {
         if let Err(err) = write_reply(writer, &DaemonReply::Finish { outcome, message }).await {
             self.audit(Level::Warning, "client_disconnected", &[("reason", &format!("sending the verdict failed: {err}"))]);
         }
+    }
+}
+
+/// Returns the flow's name as the audit log and the configuration spell it.
+pub fn flow_name(flow: Flow) -> &'static str {
+    match flow {
+        Flow::Device => "device",
+        Flow::Code => "code",
+        Flow::Push => "push",
     }
 }

@@ -21,6 +21,8 @@ pub struct ModuleArgs {
     pub timeout_secs: u32,
     pub debug: bool,
     pub flow: Option<Flow>,
+    /// Answer the daemon's first hidden prompt with PAM_AUTHTOK when an earlier module set it.
+    pub use_first_pass: bool,
 }
 
 impl Default for ModuleArgs {
@@ -30,6 +32,7 @@ impl Default for ModuleArgs {
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             debug: false,
             flow: None,
+            use_first_pass: false,
         }
     }
 }
@@ -52,13 +55,16 @@ pub fn parse_args<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<ModuleA
             }
             ("timeout", Some(secs)) => parsed.timeout_secs = parse_timeout(arg, secs)?,
             ("flow", Some("device")) => parsed.flow = Some(Flow::Device),
+            ("flow", Some("code")) => parsed.flow = Some(Flow::Code),
+            ("flow", Some("push")) => parsed.flow = Some(Flow::Push),
             ("flow", Some("auto")) => parsed.flow = None,
             ("flow", _) => {
-                return Err(format!("invalid argument {arg:?}: flow= accepts device or auto"));
+                return Err(format!("invalid argument {arg:?}: flow= accepts device, code, push or auto"));
             }
+            ("use_first_pass", None) => parsed.use_first_pass = true,
             _ => {
                 return Err(format!(
-                    "unknown argument {arg:?}: accepted are socket=PATH, timeout=SECONDS, flow=NAME and debug"
+                    "unknown argument {arg:?}: accepted are socket=PATH, timeout=SECONDS, flow=NAME, use_first_pass and debug"
                 ));
             }
         }
@@ -87,11 +93,19 @@ mod tests {
 
     #[test]
     fn args_all_keys() {
-        let args = parse_args(["socket=/tmp/u.sock", "timeout=30", "debug", "flow=device"]).unwrap();
+        let args = parse_args(["socket=/tmp/u.sock", "timeout=30", "debug", "flow=device", "use_first_pass"]).unwrap();
         assert_eq!(args.socket, PathBuf::from("/tmp/u.sock"));
         assert_eq!(args.timeout_secs, 30);
         assert!(args.debug);
         assert_eq!(args.flow, Some(Flow::Device));
+        assert!(args.use_first_pass);
+    }
+
+    #[test]
+    fn args_code_and_push_flows() {
+        assert_eq!(parse_args(["flow=code"]).unwrap().flow, Some(Flow::Code));
+        assert_eq!(parse_args(["flow=push"]).unwrap().flow, Some(Flow::Push));
+        assert_eq!(parse_args(["flow=auto"]).unwrap().flow, None);
     }
 
     #[test]

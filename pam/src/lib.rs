@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use pam::constants::{PAM_SILENT, PamFlag, PamResultCode};
 use pam::conv::Conv;
-use pam::items::{RHost, Service, Tty};
+use pam::items::{AuthTok, RHost, Service, Tty};
 use pam::module::{PamHandle, PamHooks};
 use pam::pam_hooks;
 use ultraauth_proto::{LoginRequest, Outcome};
@@ -75,7 +75,8 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag, service: &
         interactive: conversation.is_some(),
     };
     let silent = flags & PAM_SILENT != 0;
-    login::run_login(&mut link, conversation, request, deadline, silent)
+    let first_pass = if args.use_first_pass { read_authtok(pamh) } else { None };
+    login::run_login(&mut link, conversation, request, deadline, silent, first_pass)
 }
 
 /// Reads a string item; an unset item, a failed call and non-UTF-8 text all read as unset.
@@ -85,6 +86,13 @@ where
 {
     let item = pamh.get_item::<T>().ok().flatten()?;
     item.to_str().ok().map(str::to_owned)
+}
+
+/// Reads PAM_AUTHTOK as set by an earlier module in the stack, if any.
+fn read_authtok(pamh: &PamHandle) -> Option<zeroize::Zeroizing<String>> {
+    let item = pamh.get_item::<AuthTok>().ok().flatten()?;
+    let bytes = item.as_bytes();
+    std::str::from_utf8(bytes).ok().map(|text| zeroize::Zeroizing::new(text.to_owned()))
 }
 
 /// Logs failures of the module itself; the daemon logs the verdicts it reaches.

@@ -2,7 +2,8 @@
 
 use std::time::Instant;
 
-use ultraauth_proto::{DaemonReply, LoginRequest, MessageStyle, ModuleRequest, Outcome};
+use ultraauth_proto::{DaemonReply, LoginRequest, MessageStyle, ModuleRequest, Outcome, PromptStyle};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::conversation::Conversation;
 use crate::error::ModuleError;
@@ -16,17 +17,24 @@ pub const MAX_EXCHANGES: usize = 16;
 /// `conversation` is `None` when the PAM application registered none; the request
 /// then says `interactive: false` and a prompt from the daemon is a protocol error.
 /// With `silent` (PAM_SILENT) messages are not shown, but prompts still are.
+/// `first_pass` (PAM_AUTHTOK with `use_first_pass`) answers the first hidden prompt.
 pub fn run_login(
     link: &mut dyn DaemonLink,
     mut conversation: Option<&mut dyn Conversation>,
     request: LoginRequest,
     deadline: Instant,
     silent: bool,
+    mut first_pass: Option<Zeroizing<String>>,
 ) -> Result<Outcome, ModuleError> {
     link.send(&ModuleRequest::BeginLogin(request))?;
 
     for _ in 0..MAX_EXCHANGES {
         match link.receive(deadline)? {
+            DaemonReply::ShowPrompt { style: PromptStyle::EchoOff, .. } if first_pass.is_some() => {
+                let reply = first_pass.take().map(|secret| secret.as_str().to_owned());
+                send_answer(link, reply)?;
+            }
+
             DaemonReply::ShowPrompt { style, text } => {
                 let Some(conv) = conversation.as_deref_mut() else {
                     return Err(ModuleError::Protocol(
@@ -34,7 +42,7 @@ pub fn run_login(
                     ));
                 };
                 let reply = conv.prompt(style, &text)?;
-                link.send(&ModuleRequest::AnswerPrompt { text: reply })?;
+                send_answer(link, reply)?;
             }
 
             DaemonReply::ShowMessage { style, text } => {
@@ -55,12 +63,22 @@ pub fn run_login(
     Err(ModuleError::Protocol(format!("daemon sent more than {MAX_EXCHANGES} prompts and messages")))
 }
 
+/// Sends the user's reply and wipes the module's copy, which may be a one-time code.
+fn send_answer(link: &mut dyn DaemonLink, reply: Option<String>) -> Result<(), ModuleError> {
+    let request = ModuleRequest::AnswerPrompt { text: reply };
+    let result = link.send(&request);
+    if let ModuleRequest::AnswerPrompt { text: Some(mut text) } = request {
+        text.zeroize();
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::VecDeque;
     use std::time::Duration;
-    use ultraauth_proto::{Flow, PromptStyle};
+    use ultraauth_proto::Flow;
 
     /// One step the test expects, in order.
     #[derive(Debug)]
@@ -163,7 +181,7 @@ mod tests {
         let conversation: Option<&mut dyn Conversation> = if with_conversation { Some(&mut user) } else { None };
         let mut req = request();
         req.interactive = with_conversation;
-        run_login(&mut link, conversation, req, deadline(), silent)
+        run_login(&mut link, conversation, req, deadline(), silent, None)
     }
 
     fn begin(interactive: bool) -> Event {
@@ -249,6 +267,21 @@ mod tests {
     fn login_daemon_timeout_is_error() {
         let result = run(vec![begin(true), Event::DaemonReplies(Err("timeout"))], true, false);
         assert!(matches!(result, Err(ModuleError::TimedOut)));
+    }
+
+    #[test]
+    fn login_first_pass_answers_hidden_prompt() {
+        let script = std::cell::RefCell::new(Script::new(vec![
+            begin(true),
+            Event::DaemonReplies(Ok(DaemonReply::ShowPrompt { style: PromptStyle::EchoOff, text: "code: ".into() })),
+            Event::ModuleSends(ModuleRequest::AnswerPrompt { text: Some("ABCD-EFGH".into()) }),
+            finish(Outcome::Approved, None),
+        ]));
+        let mut link = ScriptedLink(&script);
+        let mut user = ScriptedUser(&script);
+        let first_pass = Some(Zeroizing::new("ABCD-EFGH".to_owned()));
+        let result = run_login(&mut link, Some(&mut user), request(), deadline(), false, first_pass);
+        assert!(matches!(result, Ok(Outcome::Approved)));
     }
 
     #[test]

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 pub enum Flow {
     /// OAuth 2.0 device authorization grant (RFC 8628).
     Device,
+    /// Authorization code flow with PKCE in a browser, redeemed with a one-time code.
+    Code,
+    /// OpenID Connect CIBA in poll mode: a push to the user's device.
+    Push,
 }
 
 /// Messages from the PAM module to the daemon.

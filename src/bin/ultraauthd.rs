@@ -9,6 +9,7 @@ use ultraauth::clock::SystemClock;
 use ultraauth::config::{DEFAULT_CONFIG_PATH, load_config};
 use ultraauth::daemon::Daemon;
 use ultraauth::server::{bind_socket, serve};
+use ultraauth::web::serve_web;
 
 const USAGE: &str = "\
 Usage: ultraauthd [--config PATH] [--check] [--no-syslog]
@@ -97,6 +98,19 @@ async fn run(config: ultraauth::config::Config, syslog: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(web) = daemon.web.clone() {
+        let web_listener = match tokio::net::TcpListener::bind(web.listen).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                eprintln!("ultraauthd: cannot listen on web.listen = {}: {err}", web.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let address = web_listener.local_addr().map(|addr| addr.to_string()).unwrap_or_default();
+        daemon.audit.event(Level::Notice, "web_listening", &[("listen", &address), ("public_url", &web.public_url)]);
+        tokio::spawn(serve_web(daemon.clone(), web_listener));
+    }
+
     let shown_path = socket_path.display().to_string();
     daemon.audit.event(Level::Notice, "daemon_started", &[("socket", &shown_path), ("issuer", &daemon.provider.config().issuer)]);
 

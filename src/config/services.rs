@@ -7,7 +7,8 @@ use ultraauth_proto::Flow;
 /// What the daemon does for logins through one PAM service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServicePolicy {
-    /// The flow to run; `None` means auto (the module's `flow=` argument, else the device grant).
+    /// The flow to run; `None` means auto (the module's `flow=` argument, else the first
+    /// flow the provider and the configuration can serve).
     pub flow: Option<Flow>,
     /// Seconds a verified session covers later logins of the same user, service and
     /// remote host; 0 turns verified sessions off.
@@ -36,6 +37,8 @@ pub fn parse_flow(name: &str) -> Result<Option<Flow>, String> {
     match name {
         "auto" => Ok(None),
         "device" => Ok(Some(Flow::Device)),
-        other => Err(format!("{other:?} is not a flow; use \"device\" or \"auto\"")),
+        "code" => Ok(Some(Flow::Code)),
+        "push" => Ok(Some(Flow::Push)),
+        other => Err(format!("{other:?} is not a flow; use \"device\", \"code\", \"push\" or \"auto\"")),
     }
 }

@@ -174,3 +174,36 @@ fn config_service_unknown_key() {
     let err = error_of(&minimal("[services.sshd]\nqr = true\n"));
     assert_eq!(err.line, Some(5));
 }
+
+#[test]
+fn config_web_and_push() {
+    let source = minimal("[web]\npublic_url = \"https://hub.example.org/ultraauth/\"\nreturn_url = \"https://hub.example.org/hub/login\"\n[push]\nlogin_hint = \"{user}@example.org\"\n");
+    let config = parse_config(Path::new(PATH), &source).unwrap();
+    let web = config.web.unwrap();
+    assert_eq!(web.listen.to_string(), "127.0.0.1:8765");
+    assert_eq!(web.redirect_uri(), "https://hub.example.org/ultraauth/callback");
+    assert_eq!(web.code_lifetime_secs, 120);
+    assert_eq!(config.push.login_hint, "{user}@example.org");
+}
+
+#[test]
+fn config_web_rejects_plain_http_public_url() {
+    let err = error_of(&minimal("[web]\npublic_url = \"http://hub.example.org/u\"\n"));
+    assert!(err.message.starts_with("web.public_url"), "{err}");
+}
+
+#[test]
+fn config_push_template_needs_user() {
+    let err = error_of(&minimal("[push]\nlogin_hint = \"alice\"\n"));
+    assert!(err.message.contains("{user}"), "{err}");
+    let err = error_of(&minimal("[push]\nlogin_hint = \"{user}{host}\"\n"));
+    assert!(err.message.starts_with("push.login_hint"), "{err}");
+}
+
+#[test]
+fn config_code_and_push_flows_parse() {
+    let source = minimal("[services.jupyterhub]\nflow = \"code\"\n[services.sudo]\nflow = \"push\"\n");
+    let config = parse_config(Path::new(PATH), &source).unwrap();
+    assert_eq!(config.policies.policy_for("jupyterhub").flow, Some(ultraauth_proto::Flow::Code));
+    assert_eq!(config.policies.policy_for("sudo").flow, Some(ultraauth_proto::Flow::Push));
+}

@@ -12,7 +12,10 @@ use zeroize::Zeroizing;
 
 use super::load::line_of_key;
 use super::services::parse_flow;
-use super::{Config, ConfigError, EndpointOverrides, MappingConfig, ProviderConfig, RawConfig, RawServicePolicy, ServicePolicies, ServicePolicy};
+use super::{
+    Config, ConfigError, EndpointOverrides, MappingConfig, ProviderConfig, PushConfig, RawConfig, RawPush, RawServicePolicy, RawWeb, ServicePolicies,
+    ServicePolicy, WebConfig,
+};
 
 /// Largest client secret file accepted, in bytes.
 const MAX_SECRET_LEN: u64 = 4096;
@@ -93,8 +96,42 @@ pub fn validate(raw: RawConfig, path: &Path, source: &str) -> Result<Config, Con
         wait_secs: check.range("login", "wait_secs", raw.login.wait_secs, MIN_WAIT, MAX_WAIT)?,
     };
     let policies = validate_services(&check, raw.services, global)?;
+    let web = raw.web.map(|web| validate_web(&check, web)).transpose()?;
+    let push = validate_push(&check, raw.push)?;
 
-    Ok(Config { provider, socket_path: raw.socket.path, allowed_uids, mapping, policies })
+    Ok(Config { provider, socket_path: raw.socket.path, allowed_uids, mapping, policies, web, push })
+}
+
+fn validate_web(check: &Checker, raw: RawWeb) -> Result<WebConfig, ConfigError> {
+    let listen = raw.listen.parse().map_err(|_| {
+        check.error("web", "listen", format!("{:?} is not an address with port; use for example \"127.0.0.1:8765\"", raw.listen))
+    })?;
+
+    let public_url = check.url("web", "public_url", &raw.public_url)?;
+    if public_url.contains('?') {
+        return Err(check.error("web", "public_url", format!("{public_url:?} may not contain a query")));
+    }
+    let return_url = match &raw.return_url {
+        Some(url) => Some(check.url("web", "return_url", url)?),
+        None => None,
+    };
+
+    Ok(WebConfig {
+        listen,
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        return_url,
+        code_lifetime_secs: check.range("web", "code_lifetime_secs", raw.code_lifetime_secs, 10, 900)?,
+        max_code_attempts: check.range("web", "max_code_attempts", u64::from(raw.max_code_attempts), 1, 20)? as u32,
+    })
+}
+
+fn validate_push(check: &Checker, raw: RawPush) -> Result<PushConfig, ConfigError> {
+    let template = &raw.login_hint;
+    let without_user = template.replace("{user}", "");
+    if !template.contains("{user}") || without_user.contains(['{', '}']) || template.chars().any(char::is_control) || template.len() > 256 {
+        return Err(check.error("push", "login_hint", format!("{template:?} is not a template; use \"{{user}}\" or for example \"{{user}}@example.com\"")));
+    }
+    Ok(PushConfig { login_hint: raw.login_hint })
 }
 
 const MAX_SESSION_LIFETIME: u64 = 86_400;

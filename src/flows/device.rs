@@ -6,20 +6,13 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
-use super::token::{PollStep, Tokens, classify_token_response, take_tokens};
+use super::polling::{MAX_INTERVAL, PollOutcome, poll_token_endpoint};
 use crate::provider::{Provider, ProviderError};
 
-/// RFC 8628 section 3.5: each slow_down adds 5 seconds to the interval.
-pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
-
-/// Largest interval taken from the provider, so a bogus value cannot stall a login.
-const MAX_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Lifetime assumed when the provider sends no usable `expires_in`.
 const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(300);
 
-/// Consecutive polls without an OAuth response (timeouts, HTTP 5xx, HTML) before giving up.
-const MAX_TRANSIENT_FAILURES: u32 = 3;
 
 /// The device authorization response (RFC 8628 section 3.2), checked for display.
 pub struct DeviceAuthorization {
@@ -29,16 +22,6 @@ pub struct DeviceAuthorization {
     pub verification_uri_complete: Option<String>,
     pub expires_in: Duration,
     pub interval: Duration,
-}
-
-/// The result of a device login.
-pub enum DeviceOutcome {
-    Issued(Tokens),
-    Denied(String),
-    Expired,
-    TimedOut,
-    Failed(String),
-    Unavailable(String),
 }
 
 /// Asks the provider for a device code and user code.
@@ -87,7 +70,7 @@ pub fn parse_device_authorization(body: &Map<String, Value>, default_interval: D
     })
 }
 
-/// RFC 8628 section 3.2: `interval` defaults to 5 seconds. An absent, zero or
+/// RFC 8628 section 3.2: `interval` defaults to 5 seconds (CIBA section 7.3 likewise). An absent, zero or
 /// non-numeric value gets the configured default; a huge one is capped.
 pub fn poll_interval(value: Option<&Value>, default_interval: Duration) -> Duration {
     match seconds(value) {
@@ -97,7 +80,7 @@ pub fn poll_interval(value: Option<&Value>, default_interval: Duration) -> Durat
 }
 
 /// Reads a whole number of seconds from a JSON number or numeric string.
-fn seconds(value: Option<&Value>) -> Option<Duration> {
+pub fn seconds(value: Option<&Value>) -> Option<Duration> {
     let secs = match value? {
         Value::Number(number) => number.as_u64().or_else(|| number.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))?,
         Value::String(text) => text.trim().parse::<u64>().ok()?,
@@ -108,7 +91,7 @@ fn seconds(value: Option<&Value>) -> Option<Duration> {
 
 /// Returns the string if it is safe to show in a prompt: not empty, at most `max` bytes,
 /// and without control characters, which could drive the user's terminal.
-fn displayable(value: Option<&Value>, max: usize) -> Option<String> {
+pub fn displayable(value: Option<&Value>, max: usize) -> Option<String> {
     let Value::String(text) = value? else { return None };
     let ok = !text.is_empty() && text.len() <= max && !text.chars().any(char::is_control);
     ok.then(|| text.clone())
@@ -118,83 +101,10 @@ fn is_web_url(text: &str) -> bool {
     url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "https" | "http"))
 }
 
-/// The polling state between two token requests (RFC 8628 section 3.5).
-pub struct PollState {
-    pub interval: Duration,
-    transient_failures: u32,
-}
-
-impl PollState {
-    pub fn new(interval: Duration) -> Self {
-        PollState { interval, transient_failures: 0 }
-    }
-
-    /// Applies one poll's result: `None` means poll again after [`PollState::interval`],
-    /// `Some` ends the login. [`PollStep::Issued`] is handled by the caller, which owns
-    /// the tokens.
-    pub fn apply(&mut self, step: PollStep) -> Option<DeviceOutcome> {
-        match step {
-            PollStep::Pending => {
-                self.transient_failures = 0;
-                None
-            }
-            PollStep::SlowDown => {
-                self.transient_failures = 0;
-                self.interval = (self.interval + SLOW_DOWN_STEP).min(MAX_INTERVAL);
-                None
-            }
-            PollStep::Denied(reason) => Some(DeviceOutcome::Denied(reason)),
-            PollStep::Expired => Some(DeviceOutcome::Expired),
-            PollStep::Failed(reason) => Some(DeviceOutcome::Failed(reason)),
-            PollStep::Transient(reason) => {
-                self.transient_failures += 1;
-                (self.transient_failures >= MAX_TRANSIENT_FAILURES)
-                    .then(|| DeviceOutcome::Unavailable(format!("{} polls in a row failed, last: {reason}", self.transient_failures)))
-            }
-            PollStep::Issued => Some(DeviceOutcome::Failed("token response has no id_token".into())),
-        }
-    }
-}
-
-/// Polls the token endpoint until tokens, a terminal error, the code's expiry or
-/// `deadline`, following RFC 8628 section 3.5.
-pub async fn poll_for_tokens(provider: &Provider, authorization: &DeviceAuthorization, started: Instant, deadline: Instant) -> DeviceOutcome {
-    let expires_at = started + authorization.expires_in;
-    let mut state = PollState::new(authorization.interval);
-
-    let token_endpoint = match provider.metadata().await {
-        Ok(metadata) => metadata.token_endpoint.clone(),
-        Err(err) => return DeviceOutcome::Unavailable(err.to_string()),
-    };
-
-    loop {
-        let next_poll = Instant::now() + state.interval;
-        if next_poll >= expires_at {
-            return DeviceOutcome::Expired;
-        }
-        if next_poll >= deadline {
-            return DeviceOutcome::TimedOut;
-        }
-        tokio::time::sleep_until(next_poll).await;
-
-        let form = [("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", authorization.device_code.as_str())];
-        let step = match provider.http().post_form(&token_endpoint, &provider.client_auth(), &form).await {
-            Ok(mut response) => {
-                let step = classify_token_response(response.status.as_u16(), &response.body);
-                if step == PollStep::Issued {
-                    if let Some(tokens) = take_tokens(&mut response.body) {
-                        return DeviceOutcome::Issued(tokens);
-                    }
-                }
-                step
-            }
-            Err(err) => PollStep::Transient(err.to_string()),
-        };
-
-        if let Some(outcome) = state.apply(step) {
-            return outcome;
-        }
-    }
+/// Polls the token endpoint with the device_code until the login ends.
+pub async fn poll_for_tokens(provider: &Provider, authorization: &DeviceAuthorization, started: Instant, deadline: Instant) -> PollOutcome {
+    let form = [("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", authorization.device_code.as_str())];
+    poll_token_endpoint(provider, &form, authorization.interval, started + authorization.expires_in, deadline).await
 }
 
 #[cfg(test)]
@@ -262,36 +172,6 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(auth.verification_uri_complete, None);
-    }
-
-    #[test]
-    fn poll_state_slow_down_adds_five() {
-        let mut state = PollState::new(FIVE);
-        assert!(state.apply(PollStep::SlowDown).is_none());
-        assert_eq!(state.interval, Duration::from_secs(10));
-        assert!(state.apply(PollStep::Pending).is_none());
-        assert_eq!(state.interval, Duration::from_secs(10));
-        assert!(state.apply(PollStep::SlowDown).is_none());
-        assert_eq!(state.interval, Duration::from_secs(15));
-    }
-
-    #[test]
-    fn poll_state_terminal_steps_end_the_login() {
-        let mut state = PollState::new(FIVE);
-        assert!(matches!(state.apply(PollStep::Denied("access_denied".into())), Some(DeviceOutcome::Denied(_))));
-        assert!(matches!(state.apply(PollStep::Expired), Some(DeviceOutcome::Expired)));
-        assert!(matches!(state.apply(PollStep::Failed("invalid_grant".into())), Some(DeviceOutcome::Failed(_))));
-    }
-
-    #[test]
-    fn poll_state_gives_up_after_repeated_transient_failures() {
-        let mut state = PollState::new(FIVE);
-        assert!(state.apply(PollStep::Transient("HTTP 502".into())).is_none());
-        assert!(state.apply(PollStep::Transient("HTTP 502".into())).is_none());
-        assert!(state.apply(PollStep::Pending).is_none());
-        assert!(state.apply(PollStep::Transient("HTTP 502".into())).is_none());
-        assert!(state.apply(PollStep::Transient("HTTP 502".into())).is_none());
-        assert!(matches!(state.apply(PollStep::Transient("HTTP 502".into())), Some(DeviceOutcome::Unavailable(_))));
     }
 
     #[test]

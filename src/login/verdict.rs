@@ -5,15 +5,16 @@ use ultraauth_proto::Outcome;
 
 use crate::audit::Level;
 use crate::daemon::Daemon;
-use crate::flows::device::DeviceOutcome;
+use crate::flows::polling::PollOutcome;
 use crate::flows::token::Tokens;
 use crate::mapping::map_username;
 use crate::provider::ProviderError;
 
 const MSG_DENIED: &str = "The verification was denied at the provider.";
 const MSG_EXPIRED: &str = "The code expired before it was approved. Start a new login.";
+pub const MSG_INVALID_CODE: &str = "The one-time code is not valid. Get a new one and try again.";
 const MSG_UNAVAILABLE: &str = "The verification service is not reachable. Try again later.";
-const MSG_INVALID: &str = "The provider's answer failed verification. The system log has the reason.";
+pub const MSG_INVALID: &str = "The provider's answer failed verification. The system log has the reason.";
 
 /// A verdict with its audit event and the message shown to the user.
 pub struct Verdict {
@@ -42,11 +43,15 @@ impl Verdict {
         }
     }
 
-    fn denied(reason: String, message: &str) -> Self {
+    pub fn approved(reason: String) -> Self {
+        Verdict { outcome: Outcome::Approved, level: Level::Notice, event: "login_approved", reason, user_message: None }
+    }
+
+    pub fn denied(reason: String, message: &str) -> Self {
         Verdict { outcome: Outcome::Denied, level: Level::Warning, event: "login_denied", reason, user_message: Some(message.into()) }
     }
 
-    fn from_provider_error(err: ProviderError) -> Self {
+    pub fn from_provider_error(err: ProviderError) -> Self {
         match err {
             ProviderError::Unavailable(reason) => Verdict::unavailable(reason),
             ProviderError::Rejected(reason) => Verdict::denied(reason, MSG_INVALID),
@@ -54,56 +59,66 @@ impl Verdict {
     }
 }
 
-pub async fn verdict_for_device(daemon: &Daemon, pam_user: &str, outcome: DeviceOutcome) -> Verdict {
+/// Turns the end of a polling flow (device grant or CIBA) into a verdict.
+pub async fn verdict_for_poll(daemon: &Daemon, pam_user: &str, outcome: PollOutcome) -> Verdict {
     match outcome {
-        DeviceOutcome::Issued(tokens) => verdict_for_tokens(daemon, pam_user, tokens).await,
-        DeviceOutcome::Denied(reason) => Verdict::denied(reason, MSG_DENIED),
-        DeviceOutcome::Expired => Verdict::denied("expired_token: the device code expired".into(), MSG_EXPIRED),
-        DeviceOutcome::TimedOut => Verdict {
+        PollOutcome::Issued(tokens) => verdict_for_tokens(daemon, pam_user, tokens).await,
+        PollOutcome::Denied(reason) => Verdict::denied(reason, MSG_DENIED),
+        PollOutcome::Expired => Verdict::denied("expired_token: the request expired before approval".into(), MSG_EXPIRED),
+        PollOutcome::TimedOut => Verdict {
                 outcome: Outcome::TimedOut,
                 level: Level::Warning,
                 event: "login_timed_out",
                 reason: "no approval within the service's wait_secs or the module's timeout".into(),
                 user_message: Some("The approval timed out. Start a new login.".into()),
             },
-        DeviceOutcome::Failed(reason) => Verdict::denied(format!("token endpoint error: {reason}"), MSG_INVALID),
-        DeviceOutcome::Unavailable(reason) => Verdict::unavailable(reason),
+        PollOutcome::Failed(reason) => Verdict::denied(format!("token endpoint error: {reason}"), MSG_INVALID),
+        PollOutcome::Unavailable(reason) => Verdict::unavailable(reason),
     }
 }
 
-/// Verifies the ID token, maps the identity and compares it with the PAM user.
-async fn verdict_for_tokens(daemon: &Daemon, pam_user: &str, tokens: Tokens) -> Verdict {
-    let mut claims = match daemon.provider.verify_id_token(&tokens.id_token, None).await {
-        Ok(claims) => claims,
-        Err(err) => return Verdict::from_provider_error(err),
-    };
+/// The local user a verified ID token maps to.
+pub struct VerifiedIdentity {
+    pub local_user: String,
+    pub sub: String,
+}
+
+/// Verifies the ID token (with `nonce` for the code flow) and maps the identity to a
+/// local username; a failure comes back as the verdict to send.
+pub async fn verify_identity(daemon: &Daemon, tokens: &Tokens, nonce: Option<&str>) -> Result<VerifiedIdentity, Verdict> {
+    let mut claims = daemon.provider.verify_id_token(&tokens.id_token, nonce).await.map_err(Verdict::from_provider_error)?;
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
 
     // The mapped claim may be left out of the ID token; then ask the userinfo endpoint.
     if !claims.contains_key(&daemon.mapping.claim) {
         if let Some(access_token) = &tokens.access_token {
-            match daemon.provider.userinfo(access_token, &sub).await {
-                Ok(userinfo) => {
-                    for (key, value) in userinfo {
-                        claims.entry(key).or_insert(value);
-                    }
-                }
-                Err(err) => return Verdict::from_provider_error(err),
+            let userinfo = daemon.provider.userinfo(access_token, &sub).await.map_err(Verdict::from_provider_error)?;
+            for (key, value) in userinfo {
+                claims.entry(key).or_insert(value);
             }
         }
     }
 
-    let mapped = match map_username(&claims, &daemon.mapping) {
-        Ok(name) => name,
-        Err(reason) => return Verdict::denied(format!("identity mapping failed for sub {sub:?}: {reason}"), MSG_INVALID),
-    };
+    match map_username(&claims, &daemon.mapping) {
+        Ok(local_user) => Ok(VerifiedIdentity { local_user, sub }),
+        Err(reason) => Err(Verdict::denied(format!("identity mapping failed for sub {sub:?}: {reason}"), MSG_INVALID)),
+    }
+}
 
-    if mapped != pam_user {
+/// Verifies the tokens and compares the mapped identity with the PAM user.
+async fn verdict_for_tokens(daemon: &Daemon, pam_user: &str, tokens: Tokens) -> Verdict {
+    let identity = match verify_identity(daemon, &tokens, None).await {
+        Ok(identity) => identity,
+        Err(verdict) => return verdict,
+    };
+    let VerifiedIdentity { local_user, sub } = identity;
+
+    if local_user != pam_user {
         return Verdict::denied(
-            format!("identity mismatch: provider sub {sub:?} maps to local user {mapped:?}, but the PAM user is {pam_user:?}"),
+            format!("identity mismatch: provider sub {sub:?} maps to local user {local_user:?}, but the PAM user is {pam_user:?}"),
             &format!("The account verified at the provider may not log in as {pam_user}."),
         );
     }
 
-    Verdict { outcome: Outcome::Approved, level: Level::Notice, event: "login_approved", reason: format!("ID token verified for sub {sub:?}"), user_message: None }
+    Verdict::approved(format!("ID token verified for sub {sub:?}"))
 }

@@ -19,8 +19,23 @@ pub struct ProviderMetadata {
     pub jwks_uri: String,
     /// RFC 8628 section 4; absent when the provider has no device grant.
     pub device_authorization_endpoint: Option<String>,
+    /// OpenID Connect CIBA 1.0 section 4; absent when the provider has no push.
+    pub backchannel_authentication_endpoint: Option<String>,
+    pub backchannel_token_delivery_modes_supported: Option<Vec<String>>,
     pub id_token_signing_alg_values_supported: Vec<String>,
     pub grant_types_supported: Option<Vec<String>>,
+}
+
+impl ProviderMetadata {
+    /// Returns the CIBA endpoint when the provider supports poll mode (the only mode a
+    /// daemon without a public notification endpoint can use).
+    pub fn ciba_poll_endpoint(&self) -> Option<&str> {
+        let poll_supported = match &self.backchannel_token_delivery_modes_supported {
+            Some(modes) => modes.iter().any(|mode| mode == "poll"),
+            None => true,
+        };
+        self.backchannel_authentication_endpoint.as_deref().filter(|_| poll_supported)
+    }
 }
 
 /// Returns the discovery URL for an issuer (OpenID Connect Discovery 1.0 section 4).
@@ -47,6 +62,8 @@ pub fn parse_metadata(document: &Map<String, Value>, expected_issuer: &str, over
         userinfo_endpoint: pick_endpoint(&overrides.userinfo_endpoint, document, "userinfo_endpoint")?,
         jwks_uri,
         device_authorization_endpoint: pick_endpoint(&overrides.device_authorization_endpoint, document, "device_authorization_endpoint")?,
+        backchannel_authentication_endpoint: pick_endpoint(&None, document, "backchannel_authentication_endpoint")?,
+        backchannel_token_delivery_modes_supported: string_list(document, "backchannel_token_delivery_modes_supported"),
         id_token_signing_alg_values_supported: string_list(document, "id_token_signing_alg_values_supported").unwrap_or_default(),
         grant_types_supported: string_list(document, "grant_types_supported"),
     })
