@@ -127,6 +127,30 @@ impl TestProvider {
         self.log().count("POST /op/device/auth")
     }
 
+    /// Plays the user in the browser for an authorization URL and returns the redirect
+    /// to the client's redirect_uri (not fetched).
+    pub fn approve_authorization(&self, url: &str, username: &str) -> String {
+        let result = Command::new("node")
+            .arg(repo_root().join("tests/provider/approve.js"))
+            .args(["code", "--url", url, "--username", username])
+            .output()
+            .expect("run approve.js");
+        assert!(result.status.success(), "approve.js failed: {}", String::from_utf8_lossy(&result.stderr));
+        String::from_utf8_lossy(&result.stdout).trim().to_owned()
+    }
+
+    /// Plays the user's phone: approves or denies the pending CIBA request of `username`.
+    pub fn answer_push(&self, username: &str, deny: bool) {
+        let base = self.issuer.trim_end_matches("/op");
+        let mut command = Command::new("node");
+        command.arg(repo_root().join("tests/provider/approve.js")).args(["push", "--base", base, "--username", username, "--wait", "20"]);
+        if deny {
+            command.arg("--deny");
+        }
+        let result = command.output().expect("run approve.js");
+        assert!(result.status.success(), "approve.js push failed: {}", String::from_utf8_lossy(&result.stderr));
+    }
+
     /// Plays the user in the browser: enters the code, logs in as `username`, or aborts.
     pub fn approve_device(&self, user_code: &str, username: &str, abort: bool) {
         let mut command = Command::new("node");
@@ -144,12 +168,37 @@ pub struct DaemonSettings {
     pub session_lifetime_secs: u64,
     pub wait_secs: u64,
     pub extra_provider: String,
+    /// Extra tables appended to the configuration, such as `[web]` or `[services.X]`.
+    pub extra_tables: String,
 }
 
 impl Default for DaemonSettings {
     fn default() -> Self {
-        DaemonSettings { session_lifetime_secs: 300, wait_secs: 60, extra_provider: String::new() }
+        DaemonSettings { session_lifetime_secs: 300, wait_secs: 60, extra_provider: String::new(), extra_tables: String::new() }
     }
+}
+
+/// Returns a loopback port that was free a moment ago, for servers whose URL must be
+/// known before they start (the redirect_uri registered at the provider).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Fetches a URL with curl without following redirects; returns status, headers and body.
+pub fn http_get(url: &str) -> (u16, String, String) {
+    let output = Command::new("curl").args(["-sS", "-D", "-", "--max-time", "20", url]).output().expect("run curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// Returns a header's value from a curl header dump.
+pub fn header_value(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+    })
 }
 
 /// ultraauthd with its own config, secret and socket in a temporary directory.
@@ -183,12 +232,15 @@ lifetime_secs = {lifetime}
 
 [login]
 wait_secs = {wait}
+
+{tables}
 "#,
             secret = secret.display(),
             extra = settings.extra_provider,
             socket = socket.display(),
             lifetime = settings.session_lifetime_secs,
             wait = settings.wait_secs,
+            tables = settings.extra_tables,
         );
         let config_path = dir.path().join("ultraauthd.toml");
         std::fs::write(&config_path, config).unwrap();
