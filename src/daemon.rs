@@ -7,6 +7,7 @@ use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::config::{Config, MappingConfig, PushConfig, ServicePolicies, WebConfig};
 use crate::flows::code::PendingAuthorizations;
+use crate::login::shared::SharedFlows;
 use crate::one_time_codes::OneTimeCodes;
 use crate::provider::Provider;
 use crate::sessions::VerifiedSessions;
@@ -24,6 +25,8 @@ pub struct Daemon {
     pub push: PushConfig,
     pub pending_authorizations: PendingAuthorizations,
     pub one_time_codes: OneTimeCodes,
+    /// Device and push flows in progress, shared by logins of the same user, service and host.
+    pub shared_flows: Arc<SharedFlows>,
     /// This machine's name, shown in prompts so users can tell whose login they approve.
     pub hostname: String,
 }
@@ -55,6 +58,7 @@ impl Daemon {
             push: config.push,
             pending_authorizations,
             one_time_codes,
+            shared_flows: Arc::new(SharedFlows::default()),
             hostname,
         })
     }

@@ -3,9 +3,10 @@
 mod code;
 mod device;
 mod push;
+pub mod shared;
 pub mod verdict;
 
-use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -16,9 +17,9 @@ use ultraauth_proto::{DaemonReply, Flow, LoginRequest, ModuleRequest, Outcome};
 use crate::audit::Level;
 use crate::config::ServicePolicy;
 use crate::daemon::Daemon;
-use crate::flows::polling::PollOutcome;
 use crate::sessions::SessionKey;
 use crate::socket_io::{read_request, write_reply};
+use shared::RunningFlow;
 use verdict::Verdict;
 
 /// Time the module has to send BeginLogin after connecting.
@@ -31,7 +32,7 @@ const MODULE_MARGIN_SECS: u64 = 2;
 const MAX_ITEM_LEN: usize = 256;
 
 /// Serves one connection from the PAM module.
-pub async fn serve_connection(daemon: &Daemon, stream: UnixStream) {
+pub async fn serve_connection(daemon: &Arc<Daemon>, stream: UnixStream) {
     let (mut reader, mut writer) = stream.into_split();
 
     let request = match read_request(&mut reader, Instant::now() + BEGIN_TIMEOUT).await {
@@ -74,7 +75,7 @@ fn check_request(request: &LoginRequest) -> Result<(), String> {
 
 /// One login in progress, with the fields every audit line carries.
 struct Login<'a> {
-    daemon: &'a Daemon,
+    daemon: &'a Arc<Daemon>,
     request: &'a LoginRequest,
     policy: &'a ServicePolicy,
     rhost: String,
@@ -83,7 +84,7 @@ struct Login<'a> {
 }
 
 impl<'a> Login<'a> {
-    fn new(daemon: &'a Daemon, request: &'a LoginRequest) -> Self {
+    fn new(daemon: &'a Arc<Daemon>, request: &'a LoginRequest) -> Self {
         let rhost = request.rhost.clone().unwrap_or_default();
         let policy = daemon.policies.policy_for(&request.service);
         let module_wait = u64::from(request.wait_limit_secs).saturating_sub(MODULE_MARGIN_SECS).max(1);
@@ -182,28 +183,24 @@ impl<'a> Login<'a> {
         }
     }
 
-    /// Waits for `polling` while watching the socket. Returns `None` when the module
-    /// closed the connection, which stops the polling. `answered` tracks the prompt's reply.
-    async fn poll_watching_socket(
-        &self,
-        reader: &mut OwnedReadHalf,
-        polling: impl Future<Output = PollOutcome>,
-        flow: Flow,
-        answered: &mut bool,
-    ) -> Option<Result<PollOutcome, Verdict>> {
-        tokio::pin!(polling);
+    /// Waits for the shared flow's verdict while watching the socket, until this login's
+    /// own deadline. Returns `None` when the module closed the connection; dropping this
+    /// login's handle then stops the polling unless other logins still wait for it.
+    async fn wait_watching_socket(&self, reader: &mut OwnedReadHalf, running: &RunningFlow, answered: &mut bool) -> Option<Verdict> {
+        let flow = running.flow;
         let watch_deadline = self.deadline + Duration::from_secs(MODULE_MARGIN_SECS);
 
         loop {
             tokio::select! {
-                outcome = &mut polling => return Some(Ok(outcome)),
+                verdict = running.verdict() => return Some(verdict),
+                () = tokio::time::sleep_until(self.deadline) => return Some(Verdict::timed_out()),
                 request = read_request(reader, watch_deadline), if !*answered => match request {
                     Ok(ModuleRequest::AnswerPrompt { text: Some(_) }) if flow == Flow::Device => *answered = true,
                     // pamela (JupyterHub) returns no reply to visible prompts: the user
                     // never saw the code, so waiting would only hang the login.
-                    Ok(ModuleRequest::AnswerPrompt { text: None }) if flow == Flow::Device => return Some(Err(Verdict::prompt_not_shown())),
+                    Ok(ModuleRequest::AnswerPrompt { text: None }) if flow == Flow::Device => return Some(Verdict::prompt_not_shown()),
                     Ok(_) | Err(_) => {
-                        self.audit(Level::Notice, "client_disconnected", &[("flow", flow_name(flow)), ("reason", "the PAM module closed the connection; polling stopped")]);
+                        self.audit(Level::Notice, "client_disconnected", &[("flow", flow_name(flow)), ("reason", "the PAM module closed the connection")]);
                         return None;
                     }
                 },

@@ -267,3 +267,31 @@ fn peer_other_than_root_is_rejected() {
     assert!(log.contains("uid=65534"), "{log}");
     assert_eq!(provider.device_authorizations(), 0);
 }
+
+#[test]
+fn concurrent_logins_share_one_flow() {
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    let services = services_for(&daemon);
+
+    let options = ["--rhost", "192.0.2.7"];
+    let mut logins: Vec<PamLogin> = (0..3).map(|_| PamLogin::start_client(&services, SERVICE, "alice", &options)).collect();
+    let codes: Vec<String> = logins.iter().map(PamLogin::wait_for_user_code).collect();
+    assert!(codes.iter().all(|code| *code == codes[0]), "logins got different codes: {codes:?}");
+    assert_eq!(provider.device_authorizations(), 1);
+
+    provider.approve_device(&codes[0], "alice", false);
+    for login in &mut logins {
+        login.press_enter();
+    }
+    for login in logins {
+        let (status, output) = login.finish();
+        assert!(status.success(), "{output}\n{}", daemon.log().text());
+    }
+    assert_eq!(daemon.log().count("event=flow_joined"), 2);
+
+    // Another host is another login: it gets its own flow.
+    let other = PamLogin::start_client(&services, SERVICE, "alice", &["--rhost", "192.0.2.8"]);
+    other.wait_for_user_code();
+    assert_eq!(provider.device_authorizations(), 2);
+}

@@ -6,6 +6,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use ultraauth_proto::{DaemonReply, Flow, PromptStyle};
 
 use super::Login;
+use super::shared::{Polling, Started};
 use super::verdict::{Verdict, verdict_for_poll};
 use crate::audit::Level;
 use crate::flows::device::{poll_for_tokens, request_device_authorization};
@@ -13,32 +14,47 @@ use crate::prompt::device_prompt;
 use crate::socket_io::write_reply;
 
 impl Login<'_> {
-    /// Runs the device grant and returns the verdict and whether the module has already
-    /// answered the prompt. Returns `None` when the module went away, so nothing is left to send.
+    /// Runs (or joins) the device grant and returns the verdict and whether the module
+    /// has already answered the prompt. Returns `None` when the module went away, so
+    /// nothing is left to send.
     pub(super) async fn run_device_flow(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) -> Option<(Verdict, bool)> {
-        let default_interval = Duration::from_secs(self.daemon.provider.config().default_interval_secs);
-        let authorization = match request_device_authorization(&self.daemon.provider, default_interval).await {
-            Ok(authorization) => authorization,
-            Err(err) => return Some((Verdict::from_provider_error(err), true)),
+        let shared = self.daemon.shared_flows.clone();
+        let (running, joined) = match shared.join_or_start(&self.session_key(), Flow::Device, || self.start_device_flow()).await {
+            Ok(flow) => flow,
+            Err(verdict) => return Some((verdict, true)),
         };
+        if joined {
+            self.audit(Level::Info, "flow_joined", &[("flow", "device"), ("reason", "a login for the same user, service and host is already pending")]);
+        }
 
-        let interval = authorization.interval.as_secs().to_string();
-        let expires_in = authorization.expires_in.as_secs().to_string();
-        self.audit(Level::Info, "flow_started", &[("flow", "device"), ("interval", &interval), ("expires_in", &expires_in)]);
-
-        let text = device_prompt(&authorization, &self.request.user, &self.daemon.hostname, &self.request.service);
+        let text = running.text.clone().unwrap_or_default();
         if write_reply(writer, &DaemonReply::ShowPrompt { style: PromptStyle::EchoOn, text }).await.is_err() {
             self.audit(Level::Warning, "client_disconnected", &[("flow", "device")]);
             return None;
         }
 
         let mut answered = false;
-        let polling = poll_for_tokens(&self.daemon.provider, &authorization, self.started, self.deadline);
-        let outcome = match self.poll_watching_socket(reader, polling, Flow::Device, &mut answered).await? {
-            Ok(outcome) => outcome,
-            Err(verdict) => return Some((verdict, true)),
-        };
+        let verdict = self.wait_watching_socket(reader, &running, &mut answered).await?;
+        Some((verdict, answered))
+    }
 
-        Some((verdict_for_poll(self.daemon, &self.request.user, outcome).await, answered))
+    /// Requests the device code, builds the prompt and returns the polling to run.
+    async fn start_device_flow(&self) -> Started {
+        let default_interval = Duration::from_secs(self.daemon.provider.config().default_interval_secs);
+        let authorization = request_device_authorization(&self.daemon.provider, default_interval).await.map_err(Verdict::from_provider_error)?;
+
+        let interval = authorization.interval.as_secs().to_string();
+        let expires_in = authorization.expires_in.as_secs().to_string();
+        self.audit(Level::Info, "flow_started", &[("flow", "device"), ("interval", &interval), ("expires_in", &expires_in)]);
+        let text = device_prompt(&authorization, &self.request.user, &self.daemon.hostname, &self.request.service);
+
+        let daemon = self.daemon.clone();
+        let user = self.request.user.clone();
+        let (started, deadline) = (self.started, self.deadline);
+        let polling: Polling = Box::pin(async move {
+            let outcome = poll_for_tokens(&daemon.provider, &authorization, started, deadline).await;
+            verdict_for_poll(&daemon, &user, outcome).await
+        });
+        Ok((Some(text), polling))
     }
 }

@@ -17,6 +17,7 @@ const MSG_UNAVAILABLE: &str = "The verification service is not reachable. Try ag
 pub const MSG_INVALID: &str = "The provider's answer failed verification. The system log has the reason.";
 
 /// A verdict with its audit event and the message shown to the user.
+#[derive(Clone, Debug)]
 pub struct Verdict {
     pub outcome: Outcome,
     pub level: Level,
@@ -43,6 +44,16 @@ impl Verdict {
         }
     }
 
+    pub fn timed_out() -> Self {
+        Verdict {
+            outcome: Outcome::TimedOut,
+            level: Level::Warning,
+            event: "login_timed_out",
+            reason: "no approval within the service's wait_secs or the module's timeout".into(),
+            user_message: Some("The approval timed out. Start a new login.".into()),
+        }
+    }
+
     pub fn approved(reason: String) -> Self {
         Verdict { outcome: Outcome::Approved, level: Level::Notice, event: "login_approved", reason, user_message: None }
     }
@@ -65,13 +76,7 @@ pub async fn verdict_for_poll(daemon: &Daemon, pam_user: &str, outcome: PollOutc
         PollOutcome::Issued(tokens) => verdict_for_tokens(daemon, pam_user, tokens).await,
         PollOutcome::Denied(reason) => Verdict::denied(reason, MSG_DENIED),
         PollOutcome::Expired => Verdict::denied("expired_token: the request expired before approval".into(), MSG_EXPIRED),
-        PollOutcome::TimedOut => Verdict {
-                outcome: Outcome::TimedOut,
-                level: Level::Warning,
-                event: "login_timed_out",
-                reason: "no approval within the service's wait_secs or the module's timeout".into(),
-                user_message: Some("The approval timed out. Start a new login.".into()),
-            },
+        PollOutcome::TimedOut => Verdict::timed_out(),
         PollOutcome::Failed(reason) => Verdict::denied(format!("token endpoint error: {reason}"), MSG_INVALID),
         PollOutcome::Unavailable(reason) => Verdict::unavailable(reason),
     }
