@@ -9,6 +9,8 @@ use std::sync::Mutex;
 
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
+use crate::flows::device::is_format_mark;
+
 /// Syslog severity of an audit line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -94,7 +96,7 @@ pub fn format_event(event: &str, fields: &[(&str, &str)]) -> String {
 }
 
 fn quote_value(value: &str) -> String {
-    let needs_quotes = value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
+    let needs_quotes = value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control() || is_format_mark(c));
     if !needs_quotes {
         return value.to_owned();
     }
@@ -105,7 +107,7 @@ fn quote_value(value: &str) -> String {
         match c {
             '"' => quoted.push_str("\\\""),
             '\\' => quoted.push_str("\\\\"),
-            c if c.is_control() => {
+            c if c.is_control() || is_format_mark(c) => {
                 let _ = write!(quoted, "\\u{{{:x}}}", c as u32);
             }
             c => quoted.push(c),
@@ -129,6 +131,12 @@ mod tests {
     fn event_quotes_spaces_and_escapes_newlines() {
         let line = format_event("login_denied", &[("reason", "bad \"sig\"\nevent=forged")]);
         assert_eq!(line, r#"event=login_denied reason="bad \"sig\"\u{a}event=forged""#);
+    }
+
+    #[test]
+    fn event_escapes_line_separator_and_bidi() {
+        let line = format_event("x", &[("user", "a\u{2028}b\u{202e}")]);
+        assert_eq!(line, r#"event=x user="a\u{2028}b\u{202e}""#);
     }
 
     #[test]

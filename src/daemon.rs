@@ -9,6 +9,7 @@ use crate::config::{Config, MappingConfig, PushConfig, ServicePolicies, WebConfi
 use crate::flows::code::PendingAuthorizations;
 use crate::login::shared::SharedFlows;
 use crate::one_time_codes::OneTimeCodes;
+use crate::rate_limit::LogRateLimit;
 use crate::provider::Provider;
 use crate::sessions::VerifiedSessions;
 
@@ -27,6 +28,8 @@ pub struct Daemon {
     pub one_time_codes: OneTimeCodes,
     /// Device and push flows in progress, shared by logins of the same user, service and host.
     pub shared_flows: Arc<SharedFlows>,
+    /// Limits `peer_rejected` lines per uid.
+    pub rejections: LogRateLimit,
     /// This machine's name, shown in prompts so users can tell whose login they approve.
     pub hostname: String,
 }
@@ -45,6 +48,7 @@ impl Daemon {
         };
         let one_time_codes = OneTimeCodes::new(code_lifetime, max_attempts, clock.clone());
         let pending_authorizations = PendingAuthorizations::new(clock.clone());
+        let rejections = LogRateLimit::new(clock.clone());
 
         Ok(Daemon {
             provider,
@@ -59,6 +63,7 @@ impl Daemon {
             pending_authorizations,
             one_time_codes,
             shared_flows: Arc::new(SharedFlows::default()),
+            rejections,
             hostname,
         })
     }

@@ -32,13 +32,14 @@ const MODULE_MARGIN_SECS: u64 = 2;
 const MAX_ITEM_LEN: usize = 256;
 
 /// Serves one connection from the PAM module.
-pub async fn serve_connection(daemon: &Arc<Daemon>, stream: UnixStream) {
+pub async fn serve_connection(daemon: &Arc<Daemon>, stream: UnixStream, caller_uid: u32) {
     let (mut reader, mut writer) = stream.into_split();
 
     let request = match read_request(&mut reader, Instant::now() + BEGIN_TIMEOUT).await {
         Ok(ModuleRequest::BeginLogin(request)) => request,
-        Ok(other) => {
-            daemon.audit.event(Level::Warning, "protocol_error", &[("reason", &format!("expected begin_login, got {other:?}"))]);
+        // Only the message type is logged: an early answer_prompt may hold a password.
+        Ok(ModuleRequest::AnswerPrompt { .. }) => {
+            daemon.audit.event(Level::Warning, "protocol_error", &[("reason", "expected begin_login, got answer_prompt")]);
             return;
         }
         Err(err) => {
@@ -54,7 +55,7 @@ pub async fn serve_connection(daemon: &Arc<Daemon>, stream: UnixStream) {
         return;
     }
 
-    let login = Login::new(daemon, &request);
+    let login = Login::new(daemon, &request, caller_uid);
     login.run(&mut reader, &mut writer).await;
 }
 
@@ -79,18 +80,19 @@ struct Login<'a> {
     request: &'a LoginRequest,
     policy: &'a ServicePolicy,
     rhost: String,
+    caller_uid: u32,
     started: Instant,
     deadline: Instant,
 }
 
 impl<'a> Login<'a> {
-    fn new(daemon: &'a Arc<Daemon>, request: &'a LoginRequest) -> Self {
+    fn new(daemon: &'a Arc<Daemon>, request: &'a LoginRequest, caller_uid: u32) -> Self {
         let rhost = request.rhost.clone().unwrap_or_default();
         let policy = daemon.policies.policy_for(&request.service);
         let module_wait = u64::from(request.wait_limit_secs).saturating_sub(MODULE_MARGIN_SECS).max(1);
         let wait = Duration::from_secs(policy.wait_secs.min(module_wait));
         let started = Instant::now();
-        Login { daemon, request, policy, rhost, started, deadline: started + wait }
+        Login { daemon, request, policy, rhost, caller_uid, started, deadline: started + wait }
     }
 
     fn audit(&self, level: Level, event: &str, extra: &[(&str, &str)]) {
@@ -101,7 +103,14 @@ impl<'a> Login<'a> {
     }
 
     fn session_key(&self) -> SessionKey {
-        SessionKey { user: self.request.user.clone(), service: self.request.service.clone(), rhost: self.rhost.clone() }
+        let tty = if self.rhost.is_empty() { self.request.tty.clone().unwrap_or_default() } else { String::new() };
+        SessionKey {
+            user: self.request.user.clone(),
+            service: self.request.service.clone(),
+            rhost: self.rhost.clone(),
+            tty,
+            caller_uid: self.caller_uid,
+        }
     }
 
     async fn run(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) {
@@ -111,7 +120,8 @@ impl<'a> Login<'a> {
             return;
         }
 
-        let flow = match self.choose_flow().await {
+        let chosen = tokio::time::timeout_at(self.deadline, self.choose_flow()).await.unwrap_or_else(|_| Err(Verdict::provider_too_slow()));
+        let flow = match chosen {
             Ok(flow) => flow,
             Err(verdict) => {
                 self.audit(verdict.level, verdict.event, &[("reason", &verdict.reason)]);
@@ -194,8 +204,10 @@ impl<'a> Login<'a> {
             tokio::select! {
                 verdict = running.verdict() => return Some(verdict),
                 () = tokio::time::sleep_until(self.deadline) => return Some(Verdict::timed_out()),
-                request = read_request(reader, watch_deadline), if !*answered => match request {
-                    Ok(ModuleRequest::AnswerPrompt { text: Some(_) }) if flow == Flow::Device => *answered = true,
+                // The socket stays watched after the answer: end of stream means the user
+                // or the PAM application gave up, and the polling must stop.
+                request = read_request(reader, watch_deadline) => match request {
+                    Ok(ModuleRequest::AnswerPrompt { text: Some(_) }) if flow == Flow::Device && !*answered => *answered = true,
                     // pamela (JupyterHub) returns no reply to visible prompts: the user
                     // never saw the code, so waiting would only hang the login.
                     Ok(ModuleRequest::AnswerPrompt { text: None }) if flow == Flow::Device => return Some(Verdict::prompt_not_shown()),

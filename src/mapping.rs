@@ -44,12 +44,14 @@ fn is_verified_email(claims: &Map<String, Value>) -> bool {
     }
 }
 
-/// Strips `@domain`; a name in another domain is rejected, a name without one is kept.
+/// Strips `@domain`. A name in another domain, or without a domain, is rejected: with
+/// strip_domain set, names are expected to be user@domain, and a bare name might be one
+/// the user chose at the provider.
 fn strip_domain<'a>(value: &'a str, domain: &str) -> Result<&'a str, String> {
     match value.rsplit_once('@') {
         Some((local, found)) if found.eq_ignore_ascii_case(domain) => Ok(local),
         Some((_, found)) => Err(format!("name is in domain {found:?}, not the configured mapping.strip_domain {domain:?}")),
-        None => Ok(value),
+        None => Err(format!("name has no @{domain} although mapping.strip_domain is set")),
     }
 }
 
@@ -99,6 +101,12 @@ mod tests {
         let cfg = config("preferred_username", Some("example.test"), CasePolicy::Exact);
         let err = map(json!({"preferred_username": "alice@evil.test"}), &cfg).unwrap_err();
         assert!(err.contains("evil.test"), "{err}");
+    }
+
+    #[test]
+    fn mapping_strip_domain_rejects_bare_name() {
+        let cfg = config("preferred_username", Some("example.test"), CasePolicy::Exact);
+        assert!(map(json!({"preferred_username": "root"}), &cfg).is_err());
     }
 
     #[test]

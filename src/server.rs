@@ -62,9 +62,9 @@ pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener) {
             }
         };
 
-        if !peer_allowed(&daemon, &stream) {
+        let Some(caller_uid) = peer_uid_allowed(&daemon, &stream) else {
             continue;
-        }
+        };
 
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             daemon.audit.event(Level::Error, "connection_rejected", &[("reason", &format!("{MAX_CONNECTIONS} connections already open"))]);
@@ -73,25 +73,36 @@ pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener) {
 
         let daemon = daemon.clone();
         tokio::spawn(async move {
-            serve_connection(&daemon, stream).await;
+            serve_connection(&daemon, stream, caller_uid).await;
             drop(permit);
         });
     }
 }
 
-/// Checks the connecting process's uid (SO_PEERCRED) against `socket.allowed_users`.
-fn peer_allowed(daemon: &Daemon, stream: &UnixStream) -> bool {
-    match stream.peer_cred() {
-        Ok(cred) if daemon.allowed_uids.contains(&cred.uid()) => true,
-        Ok(cred) => {
-            let uid = cred.uid().to_string();
-            let pid = cred.pid().map(|pid| pid.to_string()).unwrap_or_else(|| "-".into());
-            daemon.audit.event(Level::Warning, "peer_rejected", &[("uid", &uid), ("pid", &pid), ("reason", "uid not in socket.allowed_users")]);
-            false
-        }
+/// Returns the connecting process's uid (SO_PEERCRED) when `socket.allowed_users`
+/// lists it. Rejections are logged at most once per uid every
+/// [`crate::rate_limit::REJECTION_LOG_INTERVAL`], with the count, so a local user cannot flood the log.
+fn peer_uid_allowed(daemon: &Daemon, stream: &UnixStream) -> Option<u32> {
+    let cred = match stream.peer_cred() {
+        Ok(cred) => cred,
         Err(err) => {
             daemon.audit.event(Level::Warning, "peer_rejected", &[("reason", &format!("SO_PEERCRED failed: {err}"))]);
-            false
+            return None;
         }
+    };
+    if daemon.allowed_uids.contains(&cred.uid()) {
+        return Some(cred.uid());
     }
+
+    if let Some(suppressed) = daemon.rejections.note(cred.uid()) {
+        let uid = cred.uid().to_string();
+        let pid = cred.pid().map(|pid| pid.to_string()).unwrap_or_else(|| "-".into());
+        let suppressed = suppressed.to_string();
+        daemon.audit.event(
+            Level::Warning,
+            "peer_rejected",
+            &[("uid", &uid), ("pid", &pid), ("suppressed", &suppressed), ("reason", "uid not in socket.allowed_users")],
+        );
+    }
+    None
 }

@@ -11,12 +11,19 @@ use crate::clock::Clock;
 /// Maximum sessions kept at once; beyond it the session closest to expiry is dropped.
 const MAX_SESSIONS: usize = 100_000;
 
+/// What a verified session is bound to. Local logins (no remote host) are also bound to
+/// their terminal, so a verification on one tty does not cover another.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SessionKey {
     pub user: String,
     pub service: String,
     /// The remote host; empty for a local login (PAM_RHOST unset or empty).
     pub rhost: String,
+    /// PAM_TTY for a local login; empty for a remote one.
+    pub tty: String,
+    /// The uid of the process that asked (SO_PEERCRED), so a second allowed client
+    /// cannot use sessions that sshd created.
+    pub caller_uid: u32,
 }
 
 pub struct VerifiedSessions {
@@ -86,7 +93,7 @@ mod tests {
     }
 
     fn key(user: &str, rhost: &str) -> SessionKey {
-        SessionKey { user: user.into(), service: "sshd".into(), rhost: rhost.into() }
+        SessionKey { user: user.into(), service: "sshd".into(), rhost: rhost.into(), tty: String::new(), caller_uid: 0 }
     }
 
     fn setup() -> (Arc<ManualClock>, VerifiedSessions) {
@@ -118,6 +125,8 @@ mod tests {
         assert!(!sessions.is_verified(&key("bob", "192.0.2.1")));
         let other_service = SessionKey { service: "su".into(), ..key("alice", "192.0.2.1") };
         assert!(!sessions.is_verified(&other_service));
+        let other_caller = SessionKey { caller_uid: 1000, ..key("alice", "192.0.2.1") };
+        assert!(!sessions.is_verified(&other_caller));
     }
 
     #[test]

@@ -188,14 +188,14 @@ fn verified_session_skips_flow_until_it_expires() {
     assert!(daemon.log().text().contains("flow=session"), "{}", daemon.log().text());
 
     // Another user gets no free pass from alice's session.
-    let mut other = PamLogin::start(&services, SERVICE, "bob");
+    let other = PamLogin::start(&services, SERVICE, "bob");
     other.wait_for_user_code();
     drop(other);
 
     // After the lifetime a new flow is needed.
     let remaining = Duration::from_secs(7).saturating_sub(approved_at.elapsed());
     std::thread::sleep(remaining);
-    let mut login = PamLogin::start(&services, SERVICE, "alice");
+    let login = PamLogin::start(&services, SERVICE, "alice");
     login.wait_for_user_code();
     wait_until("a third device authorization", || provider.device_authorizations() == 3);
 }
@@ -294,4 +294,22 @@ fn concurrent_logins_share_one_flow() {
     let other = PamLogin::start_client(&services, SERVICE, "alice", &["--rhost", "192.0.2.8"]);
     other.wait_for_user_code();
     assert_eq!(provider.device_authorizations(), 2);
+}
+
+#[test]
+fn disconnect_after_enter_stops_polling() {
+    let provider = TestProvider::start(&[]);
+    let daemon = TestDaemon::start(&provider.issuer, DaemonSettings::default());
+    let services = services_for(&daemon);
+
+    let mut login = PamLogin::start(&services, SERVICE, "alice");
+    login.wait_for_user_code();
+    login.press_enter();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(login);
+
+    wait_until("the daemon notices the disconnect", || daemon.log().text().contains("event=client_disconnected"));
+    let polls_after_disconnect = provider.log().count("POST /op/token");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(provider.log().count("POST /op/token"), polls_after_disconnect, "daemon kept polling");
 }

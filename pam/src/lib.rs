@@ -59,7 +59,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag, service: &
         syslog::log(Severity::Debug, service, &format!("begin user={user} rhost={shown_rhost} socket={}", args.socket.display()));
     }
 
-    let mut link = UnixLink::connect(&args.socket)?;
+    let mut link = UnixLink::connect(&args.socket, deadline)?;
 
     let conv = if conversation::has_conversation_function(pamh) { pamh.get_item::<Conv>().ok().flatten() } else { None };
     let mut pam_conversation = conv.map(PamConversation::new);

@@ -48,6 +48,11 @@ pub fn parse_config(path: &Path, source: &str) -> Result<Config, ConfigError> {
 fn read_source(path: &Path) -> Result<String, ConfigError> {
     let error = |message: String| ConfigError { path: path.to_owned(), line: None, message };
 
+    // A FIFO would block the start forever and a directory gives a confusing read error.
+    let metadata = fs::metadata(path).map_err(|err| error(format!("cannot open the configuration file: {err}; pass another file with --config PATH")))?;
+    if !metadata.is_file() {
+        return Err(error("the configuration path is not a regular file; pass a file with --config PATH".into()));
+    }
     let file = fs::File::open(path).map_err(|err| error(format!("cannot open the configuration file: {err}; pass another file with --config PATH")))?;
     let mut source = String::new();
     file.take(MAX_CONFIG_LEN + 1)

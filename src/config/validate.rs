@@ -237,6 +237,15 @@ fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, String> {
     if !metadata.is_file() {
         return Err(format!("{} is not a regular file", path.display()));
     }
+    let daemon_uid = nix::unistd::geteuid().as_raw();
+    if metadata.uid() != 0 && metadata.uid() != daemon_uid {
+        return Err(format!(
+            "{} is owned by uid {}, who could read or replace the secret; run chown root {} (or the daemon's user)",
+            path.display(),
+            metadata.uid(),
+            path.display()
+        ));
+    }
     if metadata.mode() & 0o077 != 0 {
         return Err(format!(
             "{} has mode {:o}, so group or others can access it; run chmod 600 {}",

@@ -13,6 +13,10 @@ use crate::provider::{Provider, ProviderError};
 /// Lifetime assumed when the provider sends no usable `expires_in`.
 const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(300);
 
+/// Largest `expires_in` taken from the provider (device or CIBA), so a bogus value cannot
+/// overflow a deadline; logins are bounded by their wait limit long before it.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(3600);
+
 
 /// The device authorization response (RFC 8628 section 3.2), checked for display.
 pub struct DeviceAuthorization {
@@ -65,7 +69,7 @@ pub fn parse_device_authorization(body: &Map<String, Value>, default_interval: D
         user_code,
         verification_uri,
         verification_uri_complete,
-        expires_in: seconds(body.get("expires_in")).unwrap_or(DEFAULT_EXPIRES_IN),
+        expires_in: seconds(body.get("expires_in")).unwrap_or(DEFAULT_EXPIRES_IN).min(MAX_EXPIRES_IN),
         interval: poll_interval(body.get("interval"), default_interval),
     })
 }
@@ -82,19 +86,25 @@ pub fn poll_interval(value: Option<&Value>, default_interval: Duration) -> Durat
 /// Reads a whole number of seconds from a JSON number or numeric string.
 pub fn seconds(value: Option<&Value>) -> Option<Duration> {
     let secs = match value? {
-        Value::Number(number) => number.as_u64().or_else(|| number.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))?,
+        Value::Number(number) => number.as_u64().or_else(|| number.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f.min(u32::MAX as f64) as u64))?,
         Value::String(text) => text.trim().parse::<u64>().ok()?,
         _ => return None,
     };
-    Some(Duration::from_secs(secs))
+    Some(Duration::from_secs(secs.min(u64::from(u32::MAX))))
 }
 
 /// Returns the string if it is safe to show in a prompt: not empty, at most `max` bytes,
-/// and without control characters, which could drive the user's terminal.
+/// and without control characters (which could drive the user's terminal) or Unicode
+/// direction and line-separator marks (which could reorder what the user reads).
 pub fn displayable(value: Option<&Value>, max: usize) -> Option<String> {
     let Value::String(text) = value? else { return None };
-    let ok = !text.is_empty() && text.len() <= max && !text.chars().any(char::is_control);
+    let ok = !text.is_empty() && text.len() <= max && !text.chars().any(|c| c.is_control() || is_format_mark(c));
     ok.then(|| text.clone())
+}
+
+/// Unicode bidirectional controls and the line and paragraph separators.
+pub fn is_format_mark(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{061c}')
 }
 
 fn is_web_url(text: &str) -> bool {
@@ -156,6 +166,15 @@ mod tests {
     }
 
     #[test]
+    fn device_response_rejects_bidi_marks() {
+        let result = parse(json!({
+            "device_code": "dc", "user_code": "AB\u{202e}CD",
+            "verification_uri": "https://idp.example/device", "expires_in": 600
+        }));
+        assert!(result.is_err());
+    }
+
+    #[test]
     fn device_response_rejects_non_web_uri() {
         let result = parse(json!({
             "device_code": "dc", "user_code": "ABCD",
@@ -172,6 +191,15 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(auth.verification_uri_complete, None);
+    }
+
+    #[test]
+    fn device_response_caps_huge_expires_in() {
+        let auth = parse(json!({
+            "device_code": "dc", "user_code": "ABCD", "verification_uri": "https://idp.example/device", "expires_in": 1e30
+        }))
+        .unwrap();
+        assert_eq!(auth.expires_in, MAX_EXPIRES_IN);
     }
 
     #[test]

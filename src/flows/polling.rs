@@ -53,6 +53,7 @@ impl PollState {
             }
             PollStep::Denied(reason) => Some(PollOutcome::Denied(reason)),
             PollStep::Expired => Some(PollOutcome::Expired),
+            PollStep::Failed(reason) if is_configuration_error(&reason) => Some(PollOutcome::Unavailable(format!("token endpoint error: {reason}; check the client registration and provider settings"))),
             PollStep::Failed(reason) => Some(PollOutcome::Failed(reason)),
             PollStep::Transient(reason) => {
                 self.transient_failures += 1;
@@ -62,6 +63,13 @@ impl PollState {
             PollStep::Issued => Some(PollOutcome::Failed("token response has no id_token".into())),
         }
     }
+}
+
+/// Returns whether a token endpoint error means the client is misconfigured rather than
+/// that this login was rejected (RFC 6749 section 5.2).
+fn is_configuration_error(reason: &str) -> bool {
+    let code = reason.split(':').next().unwrap_or_default();
+    matches!(code, "invalid_client" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "invalid_request")
 }
 
 /// Polls the token endpoint with `grant_form` until tokens, a terminal error, the
@@ -126,6 +134,13 @@ mod tests {
         let mut state = PollState::new(FIVE);
         assert!(matches!(state.apply(PollStep::Denied("access_denied".into())), Some(PollOutcome::Denied(_))));
         assert!(matches!(state.apply(PollStep::Expired), Some(PollOutcome::Expired)));
+        assert!(matches!(state.apply(PollStep::Failed("invalid_grant".into())), Some(PollOutcome::Failed(_))));
+    }
+
+    #[test]
+    fn poll_state_configuration_errors_are_unavailable() {
+        let mut state = PollState::new(FIVE);
+        assert!(matches!(state.apply(PollStep::Failed("invalid_client: bad secret".into())), Some(PollOutcome::Unavailable(_))));
         assert!(matches!(state.apply(PollStep::Failed("invalid_grant".into())), Some(PollOutcome::Failed(_))));
     }
 

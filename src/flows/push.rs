@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
-use super::device::{poll_interval, seconds};
+use super::device::{MAX_EXPIRES_IN, poll_interval, seconds};
 use super::polling::{PollOutcome, poll_token_endpoint};
 use crate::provider::{Provider, ProviderError};
 
@@ -71,7 +71,7 @@ pub fn parse_backchannel_response(body: &Map<String, Value>, default_interval: D
     };
     Ok(BackchannelRequest {
         auth_req_id,
-        expires_in: seconds(body.get("expires_in")).filter(|secs| !secs.is_zero()).unwrap_or(DEFAULT_EXPIRES_IN),
+        expires_in: seconds(body.get("expires_in")).filter(|secs| !secs.is_zero()).unwrap_or(DEFAULT_EXPIRES_IN).min(MAX_EXPIRES_IN),
         interval: poll_interval(body.get("interval"), default_interval),
     })
 }

@@ -19,7 +19,10 @@ impl Login<'_> {
     /// nothing is left to send.
     pub(super) async fn run_device_flow(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) -> Option<(Verdict, bool)> {
         let shared = self.daemon.shared_flows.clone();
-        let (running, joined) = match shared.join_or_start(&self.session_key(), Flow::Device, || self.start_device_flow()).await {
+        let key = self.session_key();
+        let starting = shared.join_or_start(&key, Flow::Device, || self.start_device_flow());
+        let started = tokio::time::timeout_at(self.deadline, starting).await.unwrap_or_else(|_| Err(Verdict::provider_too_slow()));
+        let (running, joined) = match started {
             Ok(flow) => flow,
             Err(verdict) => return Some((verdict, true)),
         };

@@ -124,7 +124,7 @@ mod tests {
     use ultraauth_proto::Outcome;
 
     fn key(user: &str) -> SessionKey {
-        SessionKey { user: user.into(), service: "sshd".into(), rhost: "192.0.2.1".into() }
+        SessionKey { user: user.into(), service: "sshd".into(), rhost: "192.0.2.1".into(), tty: String::new(), caller_uid: 0 }
     }
 
     async fn start_counting(starts: &AtomicUsize, release: watch::Receiver<bool>) -> Started {

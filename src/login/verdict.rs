@@ -44,6 +44,11 @@ impl Verdict {
         }
     }
 
+    /// The provider did not answer before the login's deadline.
+    pub fn provider_too_slow() -> Self {
+        Verdict::unavailable("the provider did not answer before the login's wait limit".into())
+    }
+
     pub fn timed_out() -> Self {
         Verdict {
             outcome: Outcome::TimedOut,

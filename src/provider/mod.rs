@@ -23,6 +23,9 @@ use jwks::{KeySet, parse_jwks};
 /// keeps the last good metadata.
 const METADATA_MAX_AGE: Duration = Duration::from_secs(3600);
 
+/// How long a failed discovery fetch is remembered when no good copy exists.
+const FAILURE_MEMORY: Duration = Duration::from_secs(5);
+
 /// Errors from talking to the provider, split by what they mean for the login.
 #[derive(Debug)]
 pub enum ProviderError {
@@ -51,6 +54,12 @@ struct CachedMetadata {
     fetched_at: Instant,
 }
 
+#[derive(Default)]
+struct MetadataState {
+    cached: Option<CachedMetadata>,
+    last_failure: Option<(Instant, String)>,
+}
+
 struct CachedKeys {
     keys: Arc<KeySet>,
     fetched_at: Option<Instant>,
@@ -60,7 +69,9 @@ pub struct Provider {
     config: ProviderConfig,
     http: ProviderHttp,
     clock: Arc<dyn Clock>,
-    metadata: Mutex<Option<CachedMetadata>>,
+    metadata_state: std::sync::Mutex<MetadataState>,
+    /// Held while one caller fetches discovery, so the provider sees one request.
+    metadata_fetch: Mutex<()>,
     keys: Mutex<CachedKeys>,
 }
 
@@ -71,7 +82,8 @@ impl Provider {
             config,
             http,
             clock,
-            metadata: Mutex::new(None),
+            metadata_state: std::sync::Mutex::new(MetadataState::default()),
+            metadata_fetch: Mutex::new(()),
             keys: Mutex::new(CachedKeys { keys: Arc::new(KeySet::default()), fetched_at: None }),
         })
     }
@@ -88,29 +100,72 @@ impl Provider {
         ClientAuth { client_id: &self.config.client_id, client_secret: self.config.client_secret.as_deref().map(String::as_str) }
     }
 
-    /// Returns the provider metadata, fetching it on first use and after
-    /// [`METADATA_MAX_AGE`]; a failed refresh falls back to the last good copy.
+    /// Returns the provider metadata, fetching it on first use.
+    ///
+    /// After [`METADATA_MAX_AGE`] one caller refreshes it while the others keep using the
+    /// stale copy, and a failed refresh keeps the last good one. Without any copy, a
+    /// failure is remembered for [`FAILURE_MEMORY`] so that logins queued behind a hung
+    /// provider fail at once instead of fetching one after another.
     pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, ProviderError> {
-        let mut cached = self.metadata.lock().await;
         let now = self.clock.now();
-
-        if let Some(entry) = cached.as_ref() {
-            if now.duration_since(entry.fetched_at) < METADATA_MAX_AGE {
-                return Ok(entry.metadata.clone());
+        {
+            let state = self.metadata_state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(entry) = &state.cached {
+                let fresh = now.duration_since(entry.fetched_at) < METADATA_MAX_AGE;
+                if fresh {
+                    return Ok(entry.metadata.clone());
+                }
+            } else if let Some((failed_at, reason)) = &state.last_failure {
+                if now.duration_since(*failed_at) < FAILURE_MEMORY {
+                    return Err(ProviderError::Unavailable(reason.clone()));
+                }
             }
         }
 
-        match self.fetch_metadata().await {
+        // A stale copy is served while another caller refreshes it.
+        let fetch_guard = match self.metadata_fetch.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                if let Some(stale) = self.cached_metadata() {
+                    return Ok(stale);
+                }
+                let guard = self.metadata_fetch.lock().await;
+                let state = self.metadata_state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some(entry) = &state.cached {
+                    return Ok(entry.metadata.clone());
+                }
+                if let Some((_, reason)) = &state.last_failure {
+                    return Err(ProviderError::Unavailable(reason.clone()));
+                }
+                drop(state);
+                guard
+            }
+        };
+
+        let result = self.fetch_metadata().await;
+        let mut state = self.metadata_state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let outcome = match result {
             Ok(metadata) => {
                 let metadata = Arc::new(metadata);
-                *cached = Some(CachedMetadata { metadata: metadata.clone(), fetched_at: now });
+                state.cached = Some(CachedMetadata { metadata: metadata.clone(), fetched_at: self.clock.now() });
+                state.last_failure = None;
                 Ok(metadata)
             }
-            Err(err) => match cached.as_ref() {
-                Some(entry) => Ok(entry.metadata.clone()),
-                None => Err(err),
-            },
-        }
+            Err(err) => {
+                state.last_failure = Some((self.clock.now(), err.to_string()));
+                match &state.cached {
+                    Some(entry) => Ok(entry.metadata.clone()),
+                    None => Err(err),
+                }
+            }
+        };
+        drop(fetch_guard);
+        outcome
+    }
+
+    fn cached_metadata(&self) -> Option<Arc<ProviderMetadata>> {
+        let state = self.metadata_state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.cached.as_ref().map(|entry| entry.metadata.clone())
     }
 
     async fn fetch_metadata(&self) -> Result<ProviderMetadata, ProviderError> {
@@ -189,10 +244,7 @@ impl Provider {
                 Ok(cached.keys.clone())
             }
             // A failed refetch keeps the last good keys.
-            Err(err) if cached.fetched_at.is_some() => {
-                let _ = err;
-                Ok(cached.keys.clone())
-            }
+            Err(_) if cached.fetched_at.is_some() => Ok(cached.keys.clone()),
             Err(err) => Err(err),
         }
     }
