@@ -20,9 +20,10 @@ APT_PACKAGES=(libpam-wrapper pamtester libpam0g-dev)
 
 # Seconds to wait for the provider's READY line and the daemon's socket.
 STARTUP_TIMEOUT_SECS=30
-# Seconds --auto-approve waits for the prompt, and for the verdict after Enter. The
-# verdict wait is longer than the module's timeout=120 in the PAM service file.
-MODULE_TIMEOUT_SECS=120
+# The module's timeout= in the PAM service file: above the daemon's login.wait_secs of
+# 300 below, so the daemon's limit is the one a person meets. --auto-approve waits for
+# the verdict a little longer than this.
+MODULE_TIMEOUT_SECS=310
 PROMPT_TIMEOUT_SECS=60
 VERDICT_TIMEOUT_SECS=$((MODULE_TIMEOUT_SECS + 10))
 
@@ -102,8 +103,8 @@ install_missing() {
 }
 
 build() {
-    log "building the workspace (cargo build --workspace)"
-    (cd "$REPO_DIR" && cargo build --workspace --quiet) >&2
+    log "building the workspace (cargo build --workspace; a few minutes the first time)"
+    (cd "$REPO_DIR" && cargo build --workspace) >&2
 }
 
 ensure_local_user() {
@@ -214,15 +215,19 @@ default_interval_secs = 1
 [socket]
 path = "$WORK_DIR/ultraauthd.sock"
 
-# The test account carol has preferred_username Carol@Example.Test, so strip the
-# domain and lower the case to let every test account log in as its local name.
+# Map the verified email (alice@example.test) to the local name: the provider assigns
+# it and marks it verified, unlike preferred_username, which users may choose.
 [mapping]
-claim = "preferred_username"
+claim = "email"
 strip_domain = "example.test"
 case = "lower"
 
 [sessions]
 lifetime_secs = 300
+
+# A person reading the prompt for the first time gets five minutes to approve.
+[login]
+wait_secs = 300
 EOF
 }
 
@@ -289,7 +294,7 @@ login_auto_approve() {
         >"$WORK_DIR/approve.out" 2>"$WORK_DIR/approve.log"; then
         cat "$WORK_DIR/approve.log" >&2
         # Without an approval the daemon would poll until its wait limit,
-        # login.wait_secs (100 s by default), so stop here.
+        # login.wait_secs (300 s in this demo), so stop here.
         stop_pamtester "$pamtester_pid" "$pamtester_in"
         die "approve.js could not approve code $user_code as $LOGIN_USER; its log is above"
     fi

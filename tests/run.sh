@@ -26,7 +26,11 @@ install_packages() {
 }
 
 install_packages
-(cd tests/provider && npm ci --no-audit --no-fund --loglevel=error)
+# npm ci deletes node_modules first, so run it only when the lockfile changed; a
+# provider started from this checkout keeps working meanwhile.
+if [[ ! -f tests/provider/node_modules/.package-lock.json || tests/provider/package-lock.json -nt tests/provider/node_modules/.package-lock.json ]]; then
+    (cd tests/provider && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 cargo build --workspace --locked
 bash tests/provider/selftest.sh
