@@ -15,7 +15,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 pub use load::{ConfigError, load_config};
-pub use services::{ServicePolicies, ServicePolicy};
+pub use services::{DEFAULT_PROMPT_HEADER, ServicePolicies, ServicePolicy};
 
 /// Path used when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ultraauth/ultraauthd.toml";
@@ -72,9 +72,13 @@ impl Default for RawPush {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServicePolicy {
+    pub enabled: Option<bool>,
     pub flow: Option<String>,
     pub session_lifetime_secs: Option<u64>,
     pub wait_secs: Option<u64>,
+    pub qr: Option<bool>,
+    pub prompt_header: Option<String>,
+    pub no_conversation: Option<NoConversation>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,12 +154,29 @@ impl Default for RawSessions {
 pub struct RawLogin {
     #[serde(default = "default_wait")]
     pub wait_secs: u64,
+    #[serde(default)]
+    pub qr: bool,
+    pub prompt_header: Option<String>,
+    #[serde(default)]
+    pub no_conversation: NoConversation,
 }
 
 impl Default for RawLogin {
     fn default() -> Self {
-        RawLogin { wait_secs: default_wait() }
+        RawLogin { wait_secs: default_wait(), qr: false, prompt_header: None, no_conversation: NoConversation::default() }
     }
+}
+
+/// What a login gets when the PAM application has no conversation (cron, some daemons)
+/// and the flow would need one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoConversation {
+    /// PAM_AUTHINFO_UNAVAIL: the stack fails unless another module decides.
+    #[default]
+    Unavailable,
+    /// PAM_IGNORE: the module steps aside and the rest of the stack decides.
+    Ignore,
 }
 
 /// Letter-case policy applied to the mapped claim before comparing with the PAM user.

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use ultraauth_proto::{DaemonReply, Flow, LoginRequest, ModuleRequest, Outcome};
 
 use crate::audit::Level;
-use crate::config::ServicePolicy;
+use crate::config::{NoConversation, ServicePolicy};
 use crate::daemon::Daemon;
 use crate::sessions::SessionKey;
 use crate::socket_io::{read_request, write_reply};
@@ -114,6 +114,12 @@ impl<'a> Login<'a> {
     }
 
     async fn run(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) {
+        if !self.policy.enabled {
+            self.audit(Level::Info, "login_ignored", &[("reason", "the service is disabled in [services]")]);
+            self.finish(writer, Outcome::Ignore, None).await;
+            return;
+        }
+
         if self.daemon.sessions.is_verified(&self.session_key()) {
             self.audit(Level::Notice, "login_approved", &[("flow", "session"), ("reason", "verified session still live")]);
             self.finish(writer, Outcome::Approved, None).await;
@@ -131,8 +137,13 @@ impl<'a> Login<'a> {
         };
 
         if !self.request.interactive && flow != Flow::Push {
-            self.audit(Level::Warning, "login_unavailable", &[("flow", flow_name(flow)), ("reason", "the PAM application has no conversation, so no flow can run")]);
-            self.finish(writer, Outcome::Unavailable, None).await;
+            let reason = "the PAM application has no conversation, so no flow can run";
+            let (event, outcome) = match self.policy.no_conversation {
+                NoConversation::Unavailable => ("login_unavailable", Outcome::Unavailable),
+                NoConversation::Ignore => ("login_ignored", Outcome::Ignore),
+            };
+            self.audit(Level::Warning, event, &[("flow", flow_name(flow)), ("reason", reason)]);
+            self.finish(writer, outcome, None).await;
             return;
         }
 

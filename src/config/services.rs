@@ -4,9 +4,16 @@ use std::collections::HashMap;
 
 use ultraauth_proto::Flow;
 
+use super::NoConversation;
+
+/// The first line of the device prompt; `{user}`, `{host}` and `{service}` are filled in.
+pub const DEFAULT_PROMPT_HEADER: &str = "UltraAuth verification for {user} on {host} ({service})";
+
 /// What the daemon does for logins through one PAM service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServicePolicy {
+    /// Whether the module acts on this service at all; a disabled service gets PAM_IGNORE.
+    pub enabled: bool,
     /// The flow to run; `None` means auto (the module's `flow=` argument, else the first
     /// flow the provider and the configuration can serve).
     pub flow: Option<Flow>,
@@ -15,6 +22,11 @@ pub struct ServicePolicy {
     pub session_lifetime_secs: u64,
     /// Maximum time one login waits for the user, in seconds.
     pub wait_secs: u64,
+    /// Whether the device prompt also draws the URL as a QR code.
+    pub qr: bool,
+    /// First line of the device prompt, with `{user}`, `{host}` and `{service}`.
+    pub prompt_header: String,
+    pub no_conversation: NoConversation,
 }
 
 /// The policies of all services, with the fallback for services not listed.

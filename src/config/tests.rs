@@ -163,6 +163,25 @@ fn config_service_table_overrides_globals() {
 }
 
 #[test]
+fn config_service_prompt_options() {
+    let source = minimal("[login]\nqr = true\n[services.sshd]\nprompt_header = \"Cluster login for {user}\"\n[services.cron]\nno_conversation = \"ignore\"\n[services.other]\nenabled = false\n");
+    let config = parse_config(Path::new(PATH), &source).unwrap();
+
+    let sshd = config.policies.policy_for("sshd");
+    assert!(sshd.qr);
+    assert!(sshd.enabled);
+    assert_eq!(sshd.prompt_header, "Cluster login for {user}");
+    assert_eq!(config.policies.policy_for("cron").no_conversation, NoConversation::Ignore);
+    assert!(!config.policies.policy_for("vsftpd").enabled);
+}
+
+#[test]
+fn config_prompt_header_rejects_unknown_placeholder() {
+    let err = error_of(&minimal("[login]\nprompt_header = \"Hi {name}\"\n"));
+    assert!(err.message.starts_with("login.prompt_header"), "{err}");
+}
+
+#[test]
 fn config_service_bad_flow_names_table() {
     let err = error_of(&minimal("[services.sshd]\nflow = \"telepathy\"\n"));
     assert!(err.message.starts_with("services.sshd.flow"), "{err}");
@@ -171,7 +190,7 @@ fn config_service_bad_flow_names_table() {
 
 #[test]
 fn config_service_unknown_key() {
-    let err = error_of(&minimal("[services.sshd]\nqr = true\n"));
+    let err = error_of(&minimal("[services.sshd]\nqrcode = true\n"));
     assert_eq!(err.line, Some(5));
 }
 

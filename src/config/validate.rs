@@ -16,6 +16,7 @@ use super::{
     Config, ConfigError, EndpointOverrides, MappingConfig, ProviderConfig, PushConfig, RawConfig, RawPush, RawServicePolicy, RawWeb, ServicePolicies,
     ServicePolicy, WebConfig,
 };
+use super::services::DEFAULT_PROMPT_HEADER;
 
 /// Largest client secret file accepted, in bytes.
 const MAX_SECRET_LEN: u64 = 4096;
@@ -90,16 +91,35 @@ pub fn validate(raw: RawConfig, path: &Path, source: &str) -> Result<Config, Con
     let allowed_uids = resolve_users(&check, &raw.socket.allowed_users)?;
 
     let mapping = validate_mapping(&check, raw.mapping)?;
+    let prompt_header = match raw.login.prompt_header {
+        Some(header) => check_prompt_header(&check, "login", header)?,
+        None => DEFAULT_PROMPT_HEADER.to_owned(),
+    };
     let global = ServicePolicy {
+        enabled: true,
         flow: None,
         session_lifetime_secs: check.range("sessions", "lifetime_secs", raw.sessions.lifetime_secs, 0, MAX_SESSION_LIFETIME)?,
         wait_secs: check.range("login", "wait_secs", raw.login.wait_secs, MIN_WAIT, MAX_WAIT)?,
+        qr: raw.login.qr,
+        prompt_header,
+        no_conversation: raw.login.no_conversation,
     };
     let policies = validate_services(&check, raw.services, global)?;
     let web = raw.web.map(|web| validate_web(&check, web)).transpose()?;
     let push = validate_push(&check, raw.push)?;
 
     Ok(Config { provider, socket_path: raw.socket.path, allowed_uids, mapping, policies, web, push })
+}
+
+/// Checks a prompt header: one line of printable text, at most 80 characters once
+/// filled in with typical names, with no placeholders other than the known ones.
+fn check_prompt_header(check: &Checker, table: &str, header: String) -> Result<String, ConfigError> {
+    let without_placeholders = header.replace("{user}", "").replace("{host}", "").replace("{service}", "");
+    let valid = !header.is_empty() && header.chars().count() <= 60 && !header.chars().any(char::is_control) && !without_placeholders.contains(['{', '}']);
+    if !valid {
+        return Err(check.error(table, "prompt_header", format!("{header:?} is invalid; use one line of at most 60 characters with the placeholders {{user}}, {{host}} and {{service}}")));
+    }
+    Ok(header)
 }
 
 fn validate_web(check: &Checker, raw: RawWeb) -> Result<WebConfig, ConfigError> {
@@ -155,7 +175,20 @@ fn validate_services(check: &Checker, raw: BTreeMap<String, RawServicePolicy>, g
             Some(secs) => check.range(&name, "wait_secs", secs, MIN_WAIT, MAX_WAIT)?,
             None => global.wait_secs,
         };
-        by_service.insert(service, ServicePolicy { flow, session_lifetime_secs, wait_secs });
+        let prompt_header = match table.prompt_header {
+            Some(header) => check_prompt_header(check, &name, header)?,
+            None => global.prompt_header.clone(),
+        };
+        let policy = ServicePolicy {
+            enabled: table.enabled.unwrap_or(global.enabled),
+            flow,
+            session_lifetime_secs,
+            wait_secs,
+            qr: table.qr.unwrap_or(global.qr),
+            prompt_header,
+            no_conversation: table.no_conversation.unwrap_or(global.no_conversation),
+        };
+        by_service.insert(service, policy);
     }
 
     let fallback = by_service.get("other").cloned().unwrap_or(global);

@@ -10,7 +10,7 @@ use super::shared::{Polling, Started};
 use super::verdict::{Verdict, verdict_for_poll};
 use crate::audit::Level;
 use crate::flows::device::{poll_for_tokens, request_device_authorization};
-use crate::prompt::device_prompt;
+use crate::prompt::{PromptOptions, device_prompt};
 use crate::socket_io::write_reply;
 
 impl Login<'_> {
@@ -49,7 +49,8 @@ impl Login<'_> {
         let interval = authorization.interval.as_secs().to_string();
         let expires_in = authorization.expires_in.as_secs().to_string();
         self.audit(Level::Info, "flow_started", &[("flow", "device"), ("interval", &interval), ("expires_in", &expires_in)]);
-        let text = device_prompt(&authorization, &self.request.user, &self.daemon.hostname, &self.request.service);
+        let options = PromptOptions { header: &self.policy.prompt_header, qr: self.policy.qr };
+        let text = device_prompt(&authorization, &self.request.user, &self.daemon.hostname, &self.request.service, &options);
 
         let daemon = self.daemon.clone();
         let user = self.request.user.clone();
