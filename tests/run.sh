@@ -8,7 +8,7 @@ cd "$repo"
 
 # Debian packages: pam_wrapper and pamtester run real libpam without touching /etc/pam.d,
 # libpam0g-dev lets the module link, binutils gives readelf and nm to the linkage test,
-# curl and jq serve the provider's self-test.
+# curl and jq serve the provider's self-test, openssh-server runs the sshd tests.
 install_packages() {
     local missing=()
     dpkg -s libpam-wrapper >/dev/null 2>&1 || missing+=(libpam-wrapper)
@@ -18,14 +18,27 @@ install_packages() {
     command -v node >/dev/null || missing+=(nodejs npm)
     command -v curl >/dev/null || missing+=(curl)
     command -v jq >/dev/null || missing+=(jq)
+    [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
     if ((${#missing[@]})); then
         echo "run.sh: installing ${missing[*]}"
         apt-get update -qq
+        # policy-rc.d keeps the openssh-server package from starting a system sshd; the
+        # tests run their own on loopback ports.
+        local guard_created=0
+        if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+            chmod +x /usr/sbin/policy-rc.d
+            guard_created=1
+        fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        if ((guard_created)); then
+            rm -f /usr/sbin/policy-rc.d
+        fi
     fi
 }
 
 install_packages
+python3 -c 'import paramiko' 2>/dev/null || pip install --quiet --disable-pip-version-check -r tests/ssh/requirements.txt
 # npm ci deletes node_modules first, so run it only when the lockfile changed; a
 # provider started from this checkout keeps working meanwhile.
 if [[ ! -f tests/provider/node_modules/.package-lock.json || tests/provider/package-lock.json -nt tests/provider/node_modules/.package-lock.json ]]; then

@@ -81,6 +81,17 @@ pub struct Process {
     pub output: Output,
 }
 
+impl Process {
+    /// Starts `command` with stdout and stderr collected into one [`Output`].
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the process");
+        let output = Output::default();
+        output.collect(child.stdout.take().unwrap());
+        output.collect(child.stderr.take().unwrap());
+        Process { child, output }
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -320,9 +331,14 @@ impl PamLogin {
 
     fn spawn(mut command: Command, services: &PamServices, user: &str) -> Self {
         ensure_local_user(user);
+        command.env("PAM_WRAPPER", "1").env("PAM_WRAPPER_SERVICE_DIR", services.dir.path());
+        Self::start_interactive(command)
+    }
+
+    /// Starts any program that prompts on stdout and reads replies from stdin, such as
+    /// tests/ssh/ssh_client.py.
+    pub fn start_interactive(mut command: Command) -> Self {
         let mut child = command
-            .env("PAM_WRAPPER", "1")
-            .env("PAM_WRAPPER_SERVICE_DIR", services.dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
