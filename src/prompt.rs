@@ -7,7 +7,7 @@ use crate::config::DEFAULT_PROMPT_HEADER;
 use crate::flows::device::DeviceAuthorization;
 use crate::qr::render_qr;
 
-/// How a service shows the device prompt.
+/// Per-service options of the device prompt.
 pub struct PromptOptions<'a> {
     /// First line, with `{user}`, `{host}` and `{service}`.
     pub header: &'a str,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 
-/// Least time between two log lines for the same key.
+/// Minimum time between two log lines for the same key.
 pub const REJECTION_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Keys tracked at once; the map is cleared when it grows past this.

@@ -15,7 +15,7 @@ use crate::error::ModuleError;
 /// Timeout for writing one frame to the daemon.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Longest wait for a daemon whose listen backlog is full.
+/// Maximum wait for a daemon whose listen backlog is full.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Pause between connect attempts while the backlog is full.

@@ -21,7 +21,7 @@ const PENDING_LIFETIME: Duration = Duration::from_secs(600);
 /// Authorizations in flight at once; beyond it /start is rejected until some finish.
 const MAX_PENDING: usize = 10_000;
 
-/// What the daemon keeps between /start and /callback, keyed by `state`.
+/// State kept between /start and /callback, keyed by `state`.
 pub struct PendingAuthorization {
     pub code_verifier: Zeroizing<String>,
     pub nonce: String,

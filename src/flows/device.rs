@@ -14,7 +14,7 @@ use crate::provider::{Provider, ProviderError};
 const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(300);
 
 /// Largest `expires_in` taken from the provider (device or CIBA), so a bogus value cannot
-/// overflow a deadline; logins are bounded by their wait limit long before it.
+/// overflow a deadline. Logins end at their wait limit long before it.
 pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(3600);
 
 
@@ -93,9 +93,9 @@ pub fn seconds(value: Option<&Value>) -> Option<Duration> {
     Some(Duration::from_secs(secs.min(u64::from(u32::MAX))))
 }
 
-/// Returns the string if it is safe to show in a prompt: not empty, at most `max` bytes,
-/// and without control characters (which could drive the user's terminal) or Unicode
-/// direction and line-separator marks (which could reorder what the user reads).
+/// Returns the string if it is safe to show in a prompt: not empty and at most `max`
+/// bytes. Control characters could drive the user's terminal, and Unicode direction and
+/// line-separator marks could reorder what the user reads, so both are refused.
 pub fn displayable(value: Option<&Value>, max: usize) -> Option<String> {
     let Value::String(text) = value? else { return None };
     let ok = !text.is_empty() && text.len() <= max && !text.chars().any(|c| c.is_control() || is_format_mark(c));

@@ -9,7 +9,7 @@ pub struct Tokens {
     pub access_token: Option<Zeroizing<String>>,
 }
 
-/// What one poll of the token endpoint means for a pending login.
+/// The meaning of one token endpoint response for a pending login.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PollStep {
     /// The user has not finished yet: poll again after the interval.
@@ -22,7 +22,7 @@ pub enum PollStep {
     Expired,
     /// Another error the provider named; the login cannot succeed.
     Failed(String),
-    /// The provider answered something other than an OAuth response; polling again may help.
+    /// The provider returned something other than an OAuth response; polling again may help.
     Transient(String),
     /// Tokens were issued.
     Issued,

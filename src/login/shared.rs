@@ -20,7 +20,7 @@ use crate::sessions::SessionKey;
 /// The polling part of a flow, run in its own task and ending with a verdict.
 pub type Polling = Pin<Box<dyn Future<Output = Verdict> + Send>>;
 
-/// What starting a flow returns: the text to show (if any) and the polling to run.
+/// The result of starting a flow: the text to show (if any) and the polling to run.
 pub type Started = Result<(Option<String>, Polling), Verdict>;
 
 type Slot = Arc<tokio::sync::Mutex<Weak<RunningFlow>>>;

@@ -32,8 +32,8 @@ impl Verdict {
         Verdict { outcome: Outcome::Unavailable, level: Level::Error, event: "login_unavailable", reason, user_message: Some(MSG_UNAVAILABLE.into()) }
     }
 
-    /// The PAM application returned no reply to the prompt (pamela does this), so the user
-    /// never saw the code.
+    /// Builds the verdict for a prompt the PAM application returned no reply to (pamela
+    /// does this), which means the user never saw the code.
     pub fn prompt_not_shown() -> Self {
         Verdict {
             outcome: Outcome::Unavailable,
@@ -44,7 +44,7 @@ impl Verdict {
         }
     }
 
-    /// The provider did not answer before the login's deadline.
+    /// Builds the verdict for a provider that did not respond before the login's deadline.
     pub fn provider_too_slow() -> Self {
         Verdict::unavailable("the provider did not answer before the login's wait limit".into())
     }
@@ -94,7 +94,7 @@ pub struct VerifiedIdentity {
 }
 
 /// Verifies the ID token (with `nonce` for the code flow) and maps the identity to a
-/// local username; a failure comes back as the verdict to send.
+/// local username. A failure is returned as the verdict to send.
 pub async fn verify_identity(daemon: &Daemon, tokens: &Tokens, nonce: Option<&str>) -> Result<VerifiedIdentity, Verdict> {
     let mut claims = daemon.provider.verify_id_token(&tokens.id_token, nonce).await.map_err(Verdict::from_provider_error)?;
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
