@@ -102,6 +102,13 @@ impl<'a> Login<'a> {
         self.daemon.audit.event(level, event, &fields);
     }
 
+    /// Returns whether the login has a remote host or a terminal that a verified session
+    /// can be bound to. JupyterHub (pamela) and similar callers set neither, and a session
+    /// bound to nothing but the user name would let anyone who knows the name in.
+    fn has_source(&self) -> bool {
+        !self.rhost.is_empty() || self.request.tty.as_deref().is_some_and(|tty| !tty.is_empty())
+    }
+
     fn session_key(&self) -> SessionKey {
         let tty = if self.rhost.is_empty() { self.request.tty.clone().unwrap_or_default() } else { String::new() };
         SessionKey {
@@ -120,7 +127,7 @@ impl<'a> Login<'a> {
             return;
         }
 
-        if self.daemon.sessions.is_verified(&self.session_key()) {
+        if self.has_source() && self.daemon.sessions.is_verified(&self.session_key()) {
             self.audit(Level::Notice, "login_approved", &[("flow", "session"), ("reason", "verified session still live")]);
             self.finish(writer, Outcome::Approved, None).await;
             return;
@@ -155,7 +162,7 @@ impl<'a> Login<'a> {
         let Some((verdict, answered)) = result else { return };
 
         self.audit(verdict.level, verdict.event, &[("flow", flow_name(flow)), ("reason", &verdict.reason)]);
-        if verdict.outcome == Outcome::Approved {
+        if verdict.outcome == Outcome::Approved && self.has_source() {
             self.daemon.sessions.record(self.session_key(), Duration::from_secs(self.policy.session_lifetime_secs));
         }
         self.finish(writer, verdict.outcome, verdict.user_message).await;

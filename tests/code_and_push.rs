@@ -23,14 +23,17 @@ fn setup(code_lifetime_secs: u64) -> Setup {
 
     let tables = format!(
         "[web]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{public_url}\"\ncode_lifetime_secs = {code_lifetime_secs}\nmax_code_attempts = 3\n\n\
-         [services.hub-code]\nflow = \"code\"\nsession_lifetime_secs = 0\n\n[services.hub-push]\nflow = \"push\"\nsession_lifetime_secs = 0\n"
+         [services.hub-code]\nflow = \"code\"\nsession_lifetime_secs = 0\n\n[services.hub-push]\nflow = \"push\"\nsession_lifetime_secs = 0\n\n\
+         [services.hub-sessions]\nflow = \"code\"\nsession_lifetime_secs = 300\n"
     );
     let daemon = TestDaemon::start(&provider.issuer, DaemonSettings { extra_tables: tables, ..Default::default() });
     daemon.log().wait_for("event=web_listening");
 
     let module = format!("socket={} timeout=60", daemon.socket.display());
     let services = PamServices::new("hub-code", &module);
-    std::fs::write(services.dir.path().join("hub-push"), format!("auth required {} {module}\n", common::module_path().display())).unwrap();
+    for name in ["hub-push", "hub-sessions"] {
+        std::fs::write(services.dir.path().join(name), format!("auth required {} {module}\n", common::module_path().display())).unwrap();
+    }
     Setup { provider, daemon, services, public_url }
 }
 
@@ -79,6 +82,20 @@ fn code_flow_redeems_once() {
     let log = setup.daemon.log().text();
     assert!(log.contains("event=one_time_code_issued user=alice"), "{log}");
     assert!(!log.contains(&code), "the audit log shows the one-time code:\n{log}");
+}
+
+#[test]
+fn session_needs_a_source_to_bind_to() {
+    // pamela sets neither PAM_RHOST nor PAM_TTY: a verified session bound to the user
+    // name alone would let any password in after one real login.
+    let setup = setup(120);
+    let code = code_from_page(&browser_verification(&setup, "alice"));
+
+    let (status, output) = PamLogin::start_client(&setup.services, "hub-sessions", "alice", &["--reply", &code]).finish();
+    assert_eq!(status.code(), Some(PAM_SUCCESS), "{output}");
+
+    let (status, output) = PamLogin::start_client(&setup.services, "hub-sessions", "alice", &["--reply", "not-a-code"]).finish();
+    assert_eq!(status.code(), Some(PAM_AUTH_ERR), "a login without a source reused a verified session:\n{output}");
 }
 
 #[test]

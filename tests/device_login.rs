@@ -174,30 +174,42 @@ fn verified_session_skips_flow_until_it_expires() {
     let provider = TestProvider::start(&[]);
     let daemon = TestDaemon::start(&provider.issuer, DaemonSettings { session_lifetime_secs: 6, ..Default::default() });
     let services = services_for(&daemon);
+    // A session is bound to the login's source, so every login here comes from one host.
+    let from_host = ["--rhost", "192.0.2.10"];
 
-    let (success, output) = approved_login(&provider, &services, "alice", "alice");
-    assert!(success, "{output}");
+    let mut login = PamLogin::start_client(&services, SERVICE, "alice", &from_host);
+    let code = login.wait_for_user_code();
+    provider.approve_device(&code, "alice", false);
+    login.press_enter();
+    let (status, output) = login.finish();
+    assert!(status.success(), "{output}");
     let approved_at = Instant::now();
     assert_eq!(provider.device_authorizations(), 1);
 
     // Inside the session lifetime: no prompt, no new flow at the provider.
-    let (status, output) = PamLogin::start(&services, SERVICE, "alice").finish();
+    let (status, output) = PamLogin::start_client(&services, SERVICE, "alice", &from_host).finish();
     assert!(status.success(), "{output}\n{}", daemon.log().text());
     assert!(!output.contains("press Enter"), "{output}");
     assert_eq!(provider.device_authorizations(), 1);
     assert!(daemon.log().text().contains("flow=session"), "{}", daemon.log().text());
 
     // Another user gets no free pass from alice's session.
-    let other = PamLogin::start(&services, SERVICE, "bob");
+    let other = PamLogin::start_client(&services, SERVICE, "bob", &from_host);
     other.wait_for_user_code();
     drop(other);
+
+    // A login with no remote host and no tty has nothing to bind a session to.
+    let unbound = PamLogin::start(&services, SERVICE, "alice");
+    unbound.wait_for_user_code();
+    drop(unbound);
+    assert_eq!(provider.device_authorizations(), 3);
 
     // After the lifetime a new flow is needed.
     let remaining = Duration::from_secs(7).saturating_sub(approved_at.elapsed());
     std::thread::sleep(remaining);
-    let login = PamLogin::start(&services, SERVICE, "alice");
+    let login = PamLogin::start_client(&services, SERVICE, "alice", &from_host);
     login.wait_for_user_code();
-    wait_until("a third device authorization", || provider.device_authorizations() == 3);
+    wait_until("a fourth device authorization", || provider.device_authorizations() == 4);
 }
 
 #[test]
