@@ -48,3 +48,5 @@ fi
 cargo build --workspace --locked
 bash tests/provider/selftest.sh
 cargo test --workspace --locked "$@"
+bash tests/jupyterhub/setup.sh
+node --test tests/jupyterhub/

@@ -15,6 +15,13 @@
 //                        [--abort] [--jar FILE]
 //       Follows an authorization URL through the login page. Prints the final redirect to
 //       the client's redirect_uri (with code or error) and does not fetch it.
+//       With --passkey FILE it signs in with that passkey ("Sign in with fingerprint /
+//       security key") instead of the password; --no-user-verification leaves the UV flag
+//       clear, which the provider must reject.
+//   node approve.js register-passkey --base http://HOST:PORT --username NAME
+//                                    --passkey FILE [--password P]
+//       Registers a new passkey for the account on /webauthn/register, as a software
+//       authenticator, and saves it in FILE. Prints the credential ID.
 //   node approve.js push --base http://127.0.0.1:PORT --username NAME [--amr fpt]
 //                        [--deny] [--wait SECONDS] [--binding-message TEXT]
 //       Waits for a pending CIBA request for that user and approves or denies it.
@@ -28,6 +35,8 @@
 
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
+
+import { createPasskey, loadPasskey, savePasskey, signAssertion } from './soft-authenticator.js';
 
 const MAX_STEPS = 25;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -129,7 +138,8 @@ class Browser {
     this.jar = jar;
   }
 
-  async request(method, url, form) {
+  // Send `form` as a urlencoded body, or with { json: value } a JSON body.
+  async request(method, url, form, { json } = {}) {
     const target = new URL(url);
     const headers = { accept: 'text/html,application/json;q=0.9', 'user-agent': 'ultraauth-approve/1' };
     const cookie = this.jar.headerFor(target);
@@ -137,7 +147,10 @@ class Browser {
       headers.cookie = cookie;
     }
     let body;
-    if (form) {
+    if (json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(json);
+    } else if (form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(form).toString();
     }
@@ -344,7 +357,43 @@ async function runFlow(browser, response, { user, userCode, isClientRedirect }) 
   throw new FlowError(`the flow did not finish within ${MAX_STEPS} requests`);
 }
 
+// POST `value` as JSON and return the parsed answer, throwing on an error status.
+async function postJson(browser, url, value, step) {
+  const response = await browser.request('POST', url, undefined, { json: value });
+  let parsed;
+  try {
+    parsed = JSON.parse(response.text);
+  } catch {
+    throw new FlowError(`${step}: the provider returned ${response.status} with a body that is not JSON`);
+  }
+  if (response.status !== 200) {
+    throw new FlowError(`${step}: the provider returned ${response.status}: ${parsed.error_description ?? parsed.error}`);
+  }
+  return parsed;
+}
+
+// Press "Sign in with fingerprint / security key" on the login page: fetch the request
+// options, sign them with the passkey and follow the provider's redirect.
+async function signInWithPasskey(browser, response, user) {
+  const button = /<button\b[^>]*id="webauthn-login"[^>]*>/.exec(response.text);
+  if (!button) {
+    throw new FlowError('the login page has no passkey button (#webauthn-login)');
+  }
+  const attributes = parseAttributes(button[0].slice('<button'.length, -1));
+  const passkey = loadPasskey(user.passkey);
+
+  log(`signing in with the passkey in ${user.passkey}${user.userVerified ? '' : ' without user verification'}`);
+  const options = await postJson(browser, new URL(attributes['data-options-url'], response.url), {}, 'passkey options');
+  const assertion = signAssertion(passkey, options, { userVerified: user.userVerified });
+  savePasskey(user.passkey, passkey);
+  const result = await postJson(browser, new URL(attributes['data-verify-url'], response.url), assertion, 'passkey sign-in');
+  return browser.request('GET', new URL(result.redirect, response.url));
+}
+
 function submitLogin(browser, response, user) {
+  if (user.passkey && !user.abort) {
+    return signInWithPasskey(browser, response, user);
+  }
   const form = findForm(response);
   if (user.abort) {
     log('pressing Abort on the login page');
@@ -449,6 +498,22 @@ async function fetchJson(method, url, body) {
   return value;
 }
 
+async function runRegisterPasskey(options, user) {
+  if (!options.base || !options.passkey) {
+    throw new UsageError('register-passkey needs --base http://HOST:PORT and --passkey FILE');
+  }
+  const origin = new URL(options.base).origin;
+  const browser = new Browser(new CookieJar());
+
+  log(`registering a passkey for ${user.username}`);
+  const creationOptions = await postJson(browser, new URL('/webauthn/register/options', origin),
+    { username: user.username, password: user.password }, 'passkey registration options');
+  const { passkey, response } = createPasskey(creationOptions, origin);
+  const result = await postJson(browser, new URL('/webauthn/register/verify', origin), response, 'passkey registration');
+  savePasskey(options.passkey, passkey);
+  process.stdout.write(`${result.id}\n`);
+}
+
 async function runPush(options, user) {
   const base = options.base ?? options.issuer;
   if (!base) {
@@ -493,6 +558,8 @@ async function runPush(options, user) {
 const USAGE = `usage:
   approve.js device (--issuer URL --user-code CODE | --uri URL) --username NAME [--password P] [--amr fpt] [--abort] [--jar FILE]
   approve.js code --url AUTHORIZE_URL --username NAME [--password P] [--amr fpt] [--abort] [--jar FILE]
+                  [--passkey FILE [--no-user-verification]]
+  approve.js register-passkey --base http://HOST:PORT --username NAME --passkey FILE [--password P]
   approve.js push --base http://127.0.0.1:PORT --username NAME [--amr fpt] [--deny] [--wait SECONDS] [--binding-message TEXT]`;
 
 const OPTIONS = {
@@ -508,6 +575,8 @@ const OPTIONS = {
   deny: { type: 'boolean', default: false },
   wait: { type: 'string' },
   'binding-message': { type: 'string' },
+  passkey: { type: 'string' },
+  'no-user-verification': { type: 'boolean', default: false },
   jar: { type: 'string' },
   help: { type: 'boolean', default: false },
 };
@@ -528,8 +597,8 @@ async function main() {
     return;
   }
   const [command] = positionals;
-  if (positionals.length !== 1 || !['device', 'code', 'push'].includes(command)) {
-    throw new UsageError('give exactly one command: device, code or push');
+  if (positionals.length !== 1 || !['device', 'code', 'push', 'register-passkey'].includes(command)) {
+    throw new UsageError('give exactly one command: device, code, push or register-passkey');
   }
   if (!options.username) {
     throw new UsageError('--username is required');
@@ -540,10 +609,16 @@ async function main() {
     password: options.password ?? `${options.username}-pass`,
     amr: options.amr,
     abort: options.abort,
+    passkey: options.passkey,
+    userVerified: !options['no-user-verification'],
   };
 
   if (command === 'push') {
     await runPush(options, user);
+    return;
+  }
+  if (command === 'register-passkey') {
+    await runRegisterPasskey(options, user);
     return;
   }
 

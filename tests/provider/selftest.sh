@@ -373,6 +373,48 @@ NO_PKCE_LOCATION=$(curl -sS -o /dev/null -w '%{redirect_url}' "$NO_PKCE_URL")
 check "authorization without PKCE is rejected" invalid_request "$(url_param "$NO_PKCE_LOCATION" error)"
 
 # ---------------------------------------------------------------------------
+# WebAuthn: a passkey from approve.js's software authenticator
+
+PASSKEY="$WORK_DIR/alice-passkey.json"
+if node approve.js register-passkey --base "$BASE" --username alice --passkey "$PASSKEY" \
+  >"$WORK_DIR/passkey.out" 2>>"$WORK_DIR/approve.log"; then
+  pass "approve.js register-passkey registers a passkey for alice"
+else
+  fail "approve.js register-passkey registers a passkey for alice"
+  tail -n 5 "$WORK_DIR/approve.log"
+fi
+check "the credential list names alice for the new passkey" alice \
+  "$(curl -sS "$BASE/test-device/webauthn/credentials" | jq -r --arg id "$(cat "$WORK_DIR/passkey.out")" '.[] | select(.id == $id) | .username')"
+
+LOCATION=$(node approve.js code --url "$AUTHORIZE_URL&prompt=login" --username alice --passkey "$PASSKEY" \
+  2>>"$WORK_DIR/approve.log" || true)
+TOKENS=$(token_request -d grant_type=authorization_code -d code="$(url_param "$LOCATION" code)" \
+  -d redirect_uri="$REDIRECT_URI" -d code_verifier="$CODE_VERIFIER")
+CLAIMS=$(jwt_payload "$(jq -r '.id_token // "a.e30.c"' <<<"$TOKENS")")
+check "passkey sign-in id_token amr" '["hwk","user"]' "$(jq -c .amr <<<"$CLAIMS")"
+check "passkey sign-in id_token acr" "$ACR_BIOMETRIC" "$(jq -r .acr <<<"$CLAIMS")"
+check "passkey sign-in id_token sub" a1b2c3d4e5f60718293a4b5c6d7e8f90 "$(jq -r .sub <<<"$CLAIMS")"
+
+if node approve.js code --url "$AUTHORIZE_URL&prompt=login" --username alice --passkey "$PASSKEY" \
+  --no-user-verification >/dev/null 2>"$WORK_DIR/no-uv.log"; then
+  fail "passkey sign-in without user verification is rejected"
+else
+  pass "passkey sign-in without user verification is rejected"
+fi
+check "the rejection names user verification" true "$(grep -qi 'user could not be verified' "$WORK_DIR/no-uv.log" && echo true || echo false)"
+
+if node approve.js register-passkey --base "$BASE" --username alice --password wrong-password \
+  --passkey "$WORK_DIR/rejected-passkey.json" >/dev/null 2>>"$WORK_DIR/approve.log"; then
+  fail "passkey registration with a wrong password is rejected"
+else
+  pass "passkey registration with a wrong password is rejected"
+fi
+STATUS=$(curl -sS -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d '{}' "$BASE/webauthn/register/verify")
+check "passkey registration without a pending challenge returns 400" 400 "$STATUS"
+STATUS=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$BASE/interaction/no-such-uid/webauthn/options")
+check "passkey options without the interaction cookie return 400" 400 "$STATUS"
+
+# ---------------------------------------------------------------------------
 # Test pages reject bad input
 
 STATUS=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$BASE/test-device/requests/no-such-id/approve")

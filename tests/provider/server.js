@@ -7,7 +7,7 @@
 // code flow with PKCE (S256) and its own login page, which lets the user choose the `amr`
 // value that ends up in the ID token. It is for tests on loopback only.
 //
-// Usage: node server.js [--port N] [--host 127.0.0.1]
+// Usage: node server.js [--port N] [--host 127.0.0.1] [--issuer-host localhost]
 //
 // When the server listens, it prints one line to stdout and nothing else there:
 //   READY http://127.0.0.1:PORT/op
@@ -16,6 +16,9 @@
 // Environment variables (command-line options win over them):
 //   OP_PORT             TCP port, default 0 (any free port; the READY line shows the real one)
 //   OP_HOST             listen address, default 127.0.0.1 (must be a loopback address)
+//   OP_ISSUER_HOST      host name in the issuer URL, default the listen address. Set it to
+//                       localhost for WebAuthn: browsers reject an IP address as relying
+//                       party ID. It must name a loopback address too.
 //   OP_CLIENT_ID        client_id of the one client, default ultraauth-test
 //   OP_CLIENT_SECRET    its client_secret (client_secret_basic), default test-secret-change-me
 //   OP_REDIRECT_URIS    comma-separated redirect_uris, default http://127.0.0.1:8765/callback
@@ -34,6 +37,14 @@
 // Pages outside /op:
 //   GET  /interaction/:uid                      login page (username, password, amr, Abort)
 //   POST /interaction/:uid/login                login form target
+//   POST /interaction/:uid/webauthn/options     WebAuthn sign-in: request options (JSON)
+//   POST /interaction/:uid/webauthn/verify      WebAuthn sign-in: check the assertion, returns
+//                                               {redirect} to resume the authorization
+//   GET  /webauthn/register                     page that registers a passkey for an account
+//   POST /webauthn/register/options             creation options for {username, password}
+//   POST /webauthn/register/verify              check the attestation and store the credential
+//   GET  /static/webauthn-client.js             the browser script of the WebAuthn pages
+//   GET  /test-device/webauthn/credentials      registered credentials as JSON
 //   GET  /test-device/requests                  pending CIBA requests as JSON
 //   POST /test-device/requests/:id/approve      approve one (form or JSON field `amr`, default fpt)
 //   POST /test-device/requests/:id/deny         deny one (the client gets access_denied)
@@ -46,6 +57,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
+
+import { WEBAUTHN_AMR, WebAuthnError, WebAuthnStore } from './webauthn.js';
 
 const ACR_BIOMETRIC = 'urn:ultraauth:acr:biometric';
 const ACR_PASSWORD = 'urn:ultraauth:acr:password';
@@ -99,6 +112,7 @@ function readSettings() {
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
+      'issuer-host': { type: 'string' },
     },
   });
 
@@ -110,6 +124,11 @@ function readSettings() {
   const host = values.host ?? process.env.OP_HOST ?? '127.0.0.1';
   if (!isLoopbackAddress(host)) {
     fail(`host "${host}" is not a loopback address: this test provider listens on loopback only`);
+  }
+
+  const issuerHost = values['issuer-host'] ?? process.env.OP_ISSUER_HOST ?? host;
+  if (!isLoopbackAddress(issuerHost)) {
+    fail(`issuer host "${issuerHost}" is not a loopback name or address: use localhost, 127.0.0.1 or ::1`);
   }
 
   const redirectUris = (process.env.OP_REDIRECT_URIS ?? 'http://127.0.0.1:8765/callback')
@@ -128,6 +147,7 @@ function readSettings() {
   return {
     port,
     host,
+    issuerHost,
     clientId: process.env.OP_CLIENT_ID || 'ultraauth-test',
     clientSecret: process.env.OP_CLIENT_SECRET || 'test-secret-change-me',
     redirectUris,
@@ -297,7 +317,29 @@ ${options}
 </select></label>
 <button type="submit">Sign in</button>
 <button type="submit" name="abort" value="yes" formnovalidate>Abort</button>
-</form>`);
+</form>
+<section id="webauthn">
+<h2>Or use a passkey</h2>
+<button type="button" id="webauthn-login"
+ data-options-url="/interaction/${encodeURIComponent(uid)}/webauthn/options"
+ data-verify-url="/interaction/${encodeURIComponent(uid)}/webauthn/verify">Sign in with fingerprint / security key</button>
+<p id="webauthn-status" role="status" data-state="idle"></p>
+<p>No passkey yet? <a href="/webauthn/register" target="_blank">Register one</a> with your password.</p>
+</section>
+<script src="/static/webauthn-client.js"></script>`);
+}
+
+function registrationPage() {
+  return page('Register a passkey (test)', 'webauthn-register', `<p>Sign in with your password, then follow your
+device (fingerprint sensor, face unlock or security key) to create a passkey for this provider.</p>
+<form id="webauthn-register" data-options-url="/webauthn/register/options" data-verify-url="/webauthn/register/verify">
+<label>Username <input name="username" autocomplete="username" required autofocus></label>
+<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
+<button type="submit">Register passkey</button>
+</form>
+<p id="webauthn-status" role="status" data-state="idle"></p>
+<p>Credential ID: <output id="webauthn-credential-id"></output></p>
+<script src="/static/webauthn-client.js"></script>`);
 }
 
 // ---------------------------------------------------------------------------
@@ -447,6 +489,85 @@ async function submitLogin(provider, req, res, uid) {
     login: { accountId: account.sub, amr: [amr], acr: acrFor(amr), remember: false },
     consent: { grantId },
   }, { mergeWithLastSubmission: false });
+}
+
+// ---------------------------------------------------------------------------
+// WebAuthn: passkey registration, and sign-in with a passkey on the login page. Every
+// handler here answers JSON, errors included, because the page's script reads it.
+
+async function loginInteractionFor(provider, req, res, uid) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid || details.prompt.name !== 'login') {
+    throw new WebAuthnError(400, 'invalid_request', 'This sign-in page does not match your session. Start again.');
+  }
+  return details;
+}
+
+async function sendWebAuthnSignInOptions(provider, webauthn, req, res, uid) {
+  await loginInteractionFor(provider, req, res, uid);
+  sendJson(res, 200, await webauthn.signInOptions(uid));
+}
+
+async function finishWebAuthnSignIn(provider, webauthn, req, res, uid) {
+  const details = await loginInteractionFor(provider, req, res, uid);
+  const assertion = await readBody(req);
+  const accountId = await webauthn.signIn(uid, assertion);
+  const account = findAccountBySub(accountId);
+
+  const grantId = await saveGrantFor(provider, {
+    grantId: details.grantId,
+    accountId,
+    clientId: details.params.client_id,
+    scope: details.params.scope,
+    claims: details.params.claims,
+  });
+
+  process.stderr.write(`op: login ${account.username} with a passkey amr=${WEBAUTHN_AMR.join(',')}\n`);
+  // interactionResult returns the URL that resumes the authorization instead of sending a
+  // redirect, so the page's script can navigate there.
+  const redirect = await provider.interactionResult(req, res, {
+    login: { accountId, amr: WEBAUTHN_AMR, acr: ACR_BIOMETRIC, remember: false },
+    consent: { grantId },
+  }, { mergeWithLastSubmission: false });
+  sendJson(res, 200, { redirect });
+}
+
+async function sendWebAuthnRegistrationOptions(webauthn, req, res) {
+  const form = await readBody(req);
+  const account = findAccountByName(form.username ?? '');
+  if (!account || !checkPassword(account, form.password)) {
+    process.stderr.write(`op: passkey registration refused for username "${form.username ?? ''}": invalid username or password\n`);
+    throw new WebAuthnError(401, 'invalid_credentials', 'Invalid username or password.');
+  }
+  sendJson(res, 200, await webauthn.registrationOptions(account));
+}
+
+async function finishWebAuthnRegistration(webauthn, req, res) {
+  const attestation = await readBody(req);
+  const { id, accountId } = await webauthn.register(attestation);
+  const { username } = findAccountBySub(accountId);
+  process.stderr.write(`op: passkey registered for ${username}\n`);
+  sendJson(res, 200, { id, username });
+}
+
+// Run one WebAuthn handler and turn any error into a JSON error response.
+async function answerWebAuthn(res, handler) {
+  try {
+    await handler();
+  } catch (err) {
+    const status = err.status ?? err.statusCode ?? 500;
+    if (err instanceof WebAuthnError) {
+      process.stderr.write(`op: WebAuthn request rejected: ${err.code}: ${err.message}\n`);
+    } else if (status >= 500) {
+      process.stderr.write(`op: WebAuthn request failed: ${err.stack ?? err}\n`);
+    }
+    if (!res.headersSent) {
+      sendJson(res, status, {
+        error: err.code ?? err.error ?? 'server_error',
+        error_description: err.error_description ?? err.message,
+      });
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -675,10 +796,46 @@ function logRequest(req, res) {
   });
 }
 
-async function routeTestPage(provider, req, res, pathname) {
-  if (pathname.startsWith('/test-device/') && !isLoopbackAddress(req.socket.remoteAddress)) {
+const STATIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
+
+async function routeTestPage(provider, webauthn, req, res, pathname) {
+  if ((pathname.startsWith('/test-device/') || pathname.startsWith('/webauthn/'))
+    && !isLoopbackAddress(req.socket.remoteAddress)) {
     process.stderr.write(`op: rejected ${pathname} from non-loopback address ${req.socket.remoteAddress}\n`);
-    sendJson(res, 403, { error: 'forbidden', error_description: 'test-device pages answer loopback clients only' });
+    sendJson(res, 403, { error: 'forbidden', error_description: 'test pages answer loopback clients only' });
+    return;
+  }
+
+  if (pathname === '/static/webauthn-client.js' && req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(fs.readFileSync(path.join(STATIC_DIR, 'webauthn-client.js')));
+    return;
+  }
+
+  const signInMatch = /^\/interaction\/([\w-]+)\/webauthn\/(options|verify)$/.exec(pathname);
+  if (signInMatch && req.method === 'POST') {
+    const [, uid, step] = signInMatch;
+    await answerWebAuthn(res, () => (step === 'options'
+      ? sendWebAuthnSignInOptions(provider, webauthn, req, res, uid)
+      : finishWebAuthnSignIn(provider, webauthn, req, res, uid)));
+    return;
+  }
+
+  if (pathname === '/webauthn/register' && req.method === 'GET') {
+    sendHtml(res, 200, registrationPage());
+    return;
+  }
+
+  const registerMatch = /^\/webauthn\/register\/(options|verify)$/.exec(pathname);
+  if (registerMatch && req.method === 'POST') {
+    await answerWebAuthn(res, () => (registerMatch[1] === 'options'
+      ? sendWebAuthnRegistrationOptions(webauthn, req, res)
+      : finishWebAuthnRegistration(webauthn, req, res)));
+    return;
+  }
+
+  if (pathname === '/test-device/webauthn/credentials' && req.method === 'GET') {
+    sendJson(res, 200, webauthn.listCredentials());
     return;
   }
 
@@ -708,7 +865,7 @@ async function routeTestPage(provider, req, res, pathname) {
   sendHtml(res, 404, page('Not found', 'not-found', `<p>No page at ${escapeHtml(pathname)}.</p>`));
 }
 
-function createRequestHandler(provider, issuerUrl) {
+function createRequestHandler(provider, webauthn, issuerUrl) {
   const providerCallback = provider.callback();
 
   return async (req, res) => {
@@ -726,7 +883,7 @@ function createRequestHandler(provider, issuerUrl) {
     }
 
     try {
-      await routeTestPage(provider, req, res, pathname);
+      await routeTestPage(provider, webauthn, req, res, pathname);
     } catch (err) {
       // interactionDetails raises SessionNotFound (400) when the interaction cookie is
       // missing or expired.
@@ -755,11 +912,16 @@ function main() {
   // The issuer must contain the real port, so the provider is built once the port is known.
   server.listen(settings.port, settings.host, () => {
     const { port } = server.address();
-    const hostPart = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+    const hostPart = settings.issuerHost.includes(':') ? `[${settings.issuerHost}]` : settings.issuerHost;
     const issuer = `http://${hostPart}:${port}/op`;
     const provider = createProvider(issuer, settings);
+    const webauthn = new WebAuthnStore(issuer, { findAccountBySub });
+    if (!webauthn.rpIdUsable) {
+      process.stderr.write(`op: browsers reject the IP address ${webauthn.rpId} as WebAuthn relying party ID, `
+        + 'so passkeys work only through approve.js; start with --issuer-host localhost for a browser\n');
+    }
 
-    server.on('request', createRequestHandler(provider, new URL(issuer)));
+    server.on('request', createRequestHandler(provider, webauthn, new URL(issuer)));
     process.stdout.write(`READY ${issuer}\n`);
   });
 
