@@ -4,6 +4,8 @@
 //! the key, the value and what to write instead.
 
 mod load;
+mod mapping_sources;
+mod security;
 mod services;
 pub mod validate;
 
@@ -12,9 +14,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use zeroize::Zeroizing;
 
-pub use load::{ConfigError, load_config};
+use crate::secret::Secret;
+
+pub use load::{ConfigError, load_config, parse_config};
+pub use security::{FailureMode, RawAssurance, SecurityPolicies, SecurityPolicy};
 pub use services::{DEFAULT_PROMPT_HEADER, ServicePolicies, ServicePolicy};
 
 /// Path used when `--config` is not given.
@@ -40,6 +44,9 @@ pub struct RawConfig {
     pub web: Option<RawWeb>,
     #[serde(default)]
     pub push: RawPush,
+    /// Assurance defaults for every service: require_amr, acr_values, max_age_secs.
+    #[serde(default)]
+    pub assurance: RawAssurance,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +86,10 @@ pub struct RawServicePolicy {
     pub qr: Option<bool>,
     pub prompt_header: Option<String>,
     pub no_conversation: Option<NoConversation>,
+    pub require_amr: Option<Vec<String>>,
+    pub acr_values: Option<Vec<String>>,
+    pub max_age_secs: Option<u64>,
+    pub failure_mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,11 +139,24 @@ pub struct RawMapping {
     pub strip_domain: Option<String>,
     #[serde(default)]
     pub case: CasePolicy,
+    pub map_file: Option<PathBuf>,
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    pub allowed_groups: Option<Vec<String>>,
+    pub bindings_file: Option<PathBuf>,
 }
 
 impl Default for RawMapping {
     fn default() -> Self {
-        RawMapping { claim: default_claim(), strip_domain: None, case: CasePolicy::default() }
+        RawMapping {
+            claim: default_claim(),
+            strip_domain: None,
+            case: CasePolicy::default(),
+            map_file: None,
+            groups_claim: default_groups_claim(),
+            allowed_groups: None,
+            bindings_file: None,
+        }
     }
 }
 
@@ -202,6 +226,8 @@ pub struct Config {
     pub policies: ServicePolicies,
     pub web: Option<WebConfig>,
     pub push: PushConfig,
+    /// Assurance and failure mode of each PAM service.
+    pub security: SecurityPolicies,
 }
 
 /// The browser-callback listener and its one-time codes.
@@ -235,7 +261,7 @@ pub struct ProviderConfig {
     pub issuer: String,
     pub client_id: String,
     /// `None` for a public client, which sends only its client_id.
-    pub client_secret: Option<Zeroizing<String>>,
+    pub client_secret: Option<Secret>,
     pub scopes: Vec<String>,
     pub endpoints: EndpointOverrides,
     /// Algorithms the admin listed; `None` means those the provider advertises.
@@ -256,11 +282,19 @@ pub struct EndpointOverrides {
     pub device_authorization_endpoint: Option<String>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct MappingConfig {
     pub claim: String,
     pub strip_domain: Option<String>,
     pub case: CasePolicy,
+    /// `sub` to local user, from `mapping.map_file`; when set, it replaces `claim`.
+    pub map_file: Option<std::sync::Arc<crate::mapping::map_file::SubMap>>,
+    /// Claim that lists the user's groups.
+    pub groups_claim: String,
+    /// When set, the user must be in at least one of these groups.
+    pub allowed_groups: Option<Vec<String>>,
+    /// File that keeps the local user to `sub` bindings across restarts.
+    pub bindings_file: Option<PathBuf>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -294,6 +328,10 @@ fn default_allowed_users() -> Vec<String> {
 
 fn default_claim() -> String {
     "preferred_username".into()
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
 }
 
 fn default_session_lifetime() -> u64 {

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::assurance::codes::CodeAssurance;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
-use crate::config::{Config, MappingConfig, PushConfig, ServicePolicies, WebConfig};
+use crate::config::{Config, MappingConfig, PushConfig, SecurityPolicies, ServicePolicies, WebConfig};
 use crate::flows::code::PendingAuthorizations;
 use crate::login::shared::SharedFlows;
+use crate::mapping::bindings::SubBindings;
 use crate::one_time_codes::OneTimeCodes;
 use crate::rate_limit::LogRateLimit;
 use crate::provider::Provider;
@@ -32,6 +34,12 @@ pub struct Daemon {
     pub rejections: LogRateLimit,
     /// This machine's name, shown in prompts so users can tell whose login they approve.
     pub hostname: String,
+    /// Assurance and failure mode per PAM service.
+    pub security: SecurityPolicies,
+    /// Local user to provider `sub`, recorded at first use.
+    pub bindings: SubBindings,
+    /// The assurance claims behind each live one-time code.
+    pub code_assurance: CodeAssurance,
 }
 
 impl Daemon {
@@ -49,6 +57,8 @@ impl Daemon {
         let one_time_codes = OneTimeCodes::new(code_lifetime, max_attempts, clock.clone());
         let pending_authorizations = PendingAuthorizations::new(clock.clone());
         let rejections = LogRateLimit::new(clock.clone());
+        let bindings = SubBindings::load(config.mapping.bindings_file.clone()).map_err(|reason| format!("mapping.bindings_file: {reason}"))?;
+        let code_assurance = CodeAssurance::new(code_lifetime, clock.clone());
 
         Ok(Daemon {
             provider,
@@ -65,6 +75,9 @@ impl Daemon {
             shared_flows: Arc::new(SharedFlows::default()),
             rejections,
             hostname,
+            security: config.security,
+            bindings,
+            code_assurance,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! runs the out-of-band flow with the provider, verifies the ID token, maps the
 //! identity to a local user and returns a verdict.
 
+pub mod assurance;
 pub mod audit;
 pub mod clock;
 pub mod config;
@@ -12,11 +13,13 @@ pub mod flows;
 pub mod login;
 pub mod mapping;
 pub mod one_time_codes;
+pub mod permissions;
 pub mod prompt;
 pub mod provider;
 pub mod qr;
 pub mod random;
 pub mod rate_limit;
+pub mod secret;
 pub mod server;
 pub mod sessions;
 pub mod socket_io;

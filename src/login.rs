@@ -1,7 +1,9 @@
 //! The daemon's side of one login, from BeginLogin to Finish.
 
+pub mod checks;
 mod code;
 mod device;
+mod failure_mode;
 mod push;
 pub mod shared;
 pub mod verdict;
@@ -137,6 +139,7 @@ impl<'a> Login<'a> {
         let flow = match chosen {
             Ok(flow) => flow,
             Err(verdict) => {
+                let verdict = self.apply_failure_mode(verdict);
                 self.audit(verdict.level, verdict.event, &[("reason", &verdict.reason)]);
                 self.finish(writer, verdict.outcome, verdict.user_message).await;
                 return;
@@ -160,9 +163,11 @@ impl<'a> Login<'a> {
             Flow::Push => self.run_push_flow(reader, writer).await,
         };
         let Some((verdict, answered)) = result else { return };
+        let verdict = self.apply_failure_mode(verdict);
 
         self.audit(verdict.level, verdict.event, &[("flow", flow_name(flow)), ("reason", &verdict.reason)]);
-        if verdict.outcome == Outcome::Approved && self.has_source() {
+        // A login that failed open was not verified, so it starts no verified session.
+        if verdict.outcome == Outcome::Approved && self.has_source() && !verdict.provider_unreachable {
             self.daemon.sessions.record(self.session_key(), Duration::from_secs(self.policy.session_lifetime_secs));
         }
         self.finish(writer, verdict.outcome, verdict.user_message).await;

@@ -1,5 +1,9 @@
 //! Mapping a verified identity to a local username.
 
+pub mod bindings;
+pub mod groups;
+pub mod map_file;
+
 use serde_json::{Map, Value};
 
 use crate::config::{CasePolicy, MappingConfig};
@@ -7,8 +11,31 @@ use crate::config::{CasePolicy, MappingConfig};
 /// Maximum local username length accepted, in bytes (32 is also the usual useradd limit).
 pub const MAX_USERNAME_LEN: usize = 32;
 
-/// Returns the local username the claims map to, or why they map to none.
+/// Returns the local username the claims map to, or why they map to none. With a map
+/// file the `sub` alone decides; `mapping.allowed_groups` applies either way.
 pub fn map_username(claims: &Map<String, Value>, config: &MappingConfig) -> Result<String, String> {
+    if let Some(allowed) = &config.allowed_groups {
+        groups::check_groups(claims, &config.groups_claim, allowed)?;
+    }
+    if let Some(map) = &config.map_file {
+        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+        return match map.local_user(sub) {
+            Some(local) => Ok(local.to_owned()),
+            None => Err(format!("sub {sub:?} is not listed in mapping.map_file")),
+        };
+    }
+    map_claim(claims, config)
+}
+
+/// Returns whether the ID token lacks a claim the mapping needs, so that the userinfo
+/// endpoint should be asked.
+pub fn needs_userinfo(claims: &Map<String, Value>, config: &MappingConfig) -> bool {
+    let name_missing = config.map_file.is_none() && !claims.contains_key(&config.claim);
+    let groups_missing = config.allowed_groups.is_some() && !claims.contains_key(&config.groups_claim);
+    name_missing || groups_missing
+}
+
+fn map_claim(claims: &Map<String, Value>, config: &MappingConfig) -> Result<String, String> {
     let claim = &config.claim;
     let value = match claims.get(claim) {
         Some(Value::String(value)) if !value.is_empty() => value.as_str(),
@@ -77,7 +104,7 @@ mod tests {
     use serde_json::json;
 
     fn config(claim: &str, strip_domain: Option<&str>, case: CasePolicy) -> MappingConfig {
-        MappingConfig { claim: claim.into(), strip_domain: strip_domain.map(String::from), case }
+        MappingConfig { claim: claim.into(), strip_domain: strip_domain.map(String::from), case, groups_claim: "groups".into(), ..Default::default() }
     }
 
     fn map(claims: Value, config: &MappingConfig) -> Result<String, String> {
@@ -139,5 +166,24 @@ mod tests {
         assert!(map(json!({"email": "alice@example.test", "email_verified": false}), &cfg).is_err());
         assert_eq!(map(json!({"email": "alice@example.test", "email_verified": true}), &cfg).unwrap(), "alice");
         assert_eq!(map(json!({"email": "alice@example.test", "email_verified": "true"}), &cfg).unwrap(), "alice");
+    }
+
+    #[test]
+    fn mapping_map_file_uses_sub_only() {
+        let mut cfg = config("preferred_username", None, CasePolicy::Exact);
+        cfg.map_file = Some(std::sync::Arc::new(map_file::parse_map("a1b2 alice\n").unwrap()));
+        assert_eq!(map(json!({"sub": "a1b2", "preferred_username": "root"}), &cfg).unwrap(), "alice");
+        let err = map(json!({"sub": "other", "preferred_username": "alice"}), &cfg).unwrap_err();
+        assert!(err.contains("not listed in mapping.map_file"), "{err}");
+        assert!(!needs_userinfo(json!({"sub": "a1b2"}).as_object().unwrap(), &cfg));
+    }
+
+    #[test]
+    fn mapping_allowed_groups_apply() {
+        let mut cfg = config("preferred_username", None, CasePolicy::Exact);
+        cfg.allowed_groups = Some(vec!["hpc-users".into()]);
+        assert_eq!(map(json!({"preferred_username": "alice", "groups": ["hpc-users"]}), &cfg).unwrap(), "alice");
+        assert!(map(json!({"preferred_username": "bob", "groups": ["staff"]}), &cfg).is_err());
+        assert!(needs_userinfo(json!({"preferred_username": "alice"}).as_object().unwrap(), &cfg));
     }
 }

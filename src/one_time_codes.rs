@@ -118,7 +118,7 @@ impl OneTimeCodes {
 }
 
 /// Upper-cases and drops `-` and white space, so `abcd-efgh` and `ABCD EFGH` match.
-fn normalize(input: &str) -> Zeroizing<String> {
+pub(crate) fn normalize(input: &str) -> Zeroizing<String> {
     let kept: String = input.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
     let valid = kept.len() == CODE_LEN && kept.bytes().all(|byte| CODE_ALPHABET.contains(&byte));
     // An input that cannot be a code still goes through the same digest and comparison.

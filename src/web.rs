@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 use crate::audit::Level;
 use crate::daemon::Daemon;
 use crate::flows::code::{authorization_url, exchange_code};
+use crate::login::checks::check_assurance;
 use crate::login::verdict::verify_identity;
 
 /// Maximum connections served at once.
@@ -144,7 +145,8 @@ async fn start(daemon: &Daemon) -> Response<Full<Bytes>> {
     };
 
     let config = daemon.provider.config();
-    match authorization_url(endpoint, &config.client_id, &web.redirect_uri(), &config.scopes, &request) {
+    let assurance = daemon.security.global.assurance.request_params();
+    match authorization_url(endpoint, &config.client_id, &web.redirect_uri(), &config.scopes, &request, &assurance) {
         Ok(url) => pages::redirect(&url),
         Err(reason) => {
             daemon.audit.event(Level::Error, "browser_verification_failed", &[("flow", "code"), ("reason", &reason)]);
@@ -187,7 +189,15 @@ async fn callback(daemon: &Daemon, query: &HashMap<String, String>) -> Response<
         }
     };
 
+    // No PAM service is known yet, so the [assurance] defaults apply here; the login that
+    // redeems the code checks its own service's policy against the claims kept below.
+    if let Err(verdict) = check_assurance(daemon, &daemon.security.global.assurance, &identity.assurance) {
+        daemon.audit.event(Level::Warning, "browser_verification_failed", &[("flow", "code"), ("sub", &identity.sub), ("reason", &verdict.reason)]);
+        return pages::retry_page(StatusCode::FORBIDDEN, "The verification did not use a method this login requires.", &start_url);
+    }
+
     let one_time_code = daemon.one_time_codes.issue(&identity.local_user);
+    daemon.code_assurance.record(&identity.local_user, &one_time_code, identity.assurance.clone());
     let lifetime = daemon.one_time_codes.lifetime().as_secs().to_string();
     daemon.audit.event(
         Level::Notice,

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{Config, RawConfig, validate};
+use crate::permissions::{check_config_file, check_socket_directory};
 
 /// Largest configuration file accepted, in bytes.
 const MAX_CONFIG_LEN: u64 = 1024 * 1024;
@@ -29,10 +30,16 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Reads, parses and validates the configuration file at `path`.
+/// Reads, parses and validates the configuration file at `path`, and checks that other
+/// local users can write neither the file nor the socket's folder.
 pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
     let source = read_source(path)?;
-    parse_config(path, &source)
+    let config = parse_config(path, &source)?;
+
+    let error = |message: String| ConfigError { path: path.to_owned(), line: None, message };
+    check_config_file(path).map_err(error)?;
+    check_socket_directory(&config.socket_path).map_err(|reason| error(format!("socket.path: {reason}")))?;
+    Ok(config)
 }
 
 /// Parses and validates configuration text; `path` is only used in messages.

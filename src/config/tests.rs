@@ -132,7 +132,7 @@ fn config_secret_file_must_be_private() {
 
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let config = parse_config(Path::new(PATH), &source).unwrap();
-    assert_eq!(config.provider.client_secret.as_deref().map(String::as_str), Some("s3cret"));
+    assert_eq!(config.provider.client_secret.as_deref(), Some("s3cret"));
 }
 
 #[test]

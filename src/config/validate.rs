@@ -26,13 +26,13 @@ pub const SUPPORTED_ALGS: &[&str] = &[
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256", "HS384", "HS512",
 ];
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     path: &'a Path,
     source: &'a str,
 }
 
 impl Checker<'_> {
-    fn error(&self, table: &str, key: &str, message: String) -> ConfigError {
+    pub(super) fn error(&self, table: &str, key: &str, message: String) -> ConfigError {
         ConfigError {
             path: self.path.to_owned(),
             line: line_of_key(self.source, table, key),
@@ -40,7 +40,7 @@ impl Checker<'_> {
         }
     }
 
-    fn range(&self, table: &str, key: &str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    pub(super) fn range(&self, table: &str, key: &str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
         if (min..=max).contains(&value) {
             return Ok(value);
         }
@@ -104,11 +104,12 @@ pub fn validate(raw: RawConfig, path: &Path, source: &str) -> Result<Config, Con
         prompt_header,
         no_conversation: raw.login.no_conversation,
     };
+    let security = super::security::validate_security(&check, &raw.assurance, &raw.services)?;
     let policies = validate_services(&check, raw.services, global)?;
     let web = raw.web.map(|web| validate_web(&check, web)).transpose()?;
     let push = validate_push(&check, raw.push)?;
 
-    Ok(Config { provider, socket_path: raw.socket.path, allowed_uids, mapping, policies, web, push })
+    Ok(Config { provider, socket_path: raw.socket.path, allowed_uids, mapping, policies, web, push, security })
 }
 
 /// Checks a prompt header: one line of printable text, at most 80 characters once
@@ -203,7 +204,7 @@ fn validate_provider(check: &Checker, raw: super::RawProvider) -> Result<Provide
     }
 
     let client_secret = match &raw.client_secret_file {
-        Some(file) => Some(read_secret_file(file).map_err(|reason| check.error("provider", "client_secret_file", reason))?),
+        Some(file) => Some(read_secret_file(file).map_err(|reason| check.error("provider", "client_secret_file", reason))?.into()),
         None => None,
     };
 
@@ -332,5 +333,7 @@ fn validate_mapping(check: &Checker, raw: super::RawMapping) -> Result<MappingCo
         }
     }
 
-    Ok(MappingConfig { claim: raw.claim, strip_domain: raw.strip_domain.map(|domain| domain.to_ascii_lowercase()), case: raw.case })
+    let strip_domain = raw.strip_domain.as_ref().map(|domain| domain.to_ascii_lowercase());
+    let case = raw.case;
+    super::mapping_sources::finish_mapping(check, raw, strip_domain, case)
 }

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
 use super::token::{PollStep, Tokens, classify_token_response, take_tokens};
 use crate::clock::Clock;
 use crate::provider::{Provider, ProviderError};
 use crate::random::random_token;
+use crate::secret::Secret;
 
 /// Time a user has from /start to the callback.
 const PENDING_LIFETIME: Duration = Duration::from_secs(600);
@@ -22,8 +22,9 @@ const PENDING_LIFETIME: Duration = Duration::from_secs(600);
 const MAX_PENDING: usize = 10_000;
 
 /// State kept between /start and /callback, keyed by `state`.
+#[derive(Debug)]
 pub struct PendingAuthorization {
-    pub code_verifier: Zeroizing<String>,
+    pub code_verifier: Secret,
     pub nonce: String,
     created: Instant,
 }
@@ -56,7 +57,7 @@ impl PendingAuthorizations {
 
         let state = random_token(24);
         let nonce = random_token(24);
-        let code_verifier = Zeroizing::new(random_token(32));
+        let code_verifier = Secret::new(random_token(32));
         let code_challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(code_verifier.as_bytes()));
 
         entries.insert(state.clone(), PendingAuthorization { code_verifier, nonce: nonce.clone(), created: now });
@@ -74,7 +75,15 @@ impl PendingAuthorizations {
 
 /// Builds the authorization URL. `prompt=login` makes the provider verify the user again
 /// even when it still has a session, because every login needs a fresh verification.
-pub fn authorization_url(endpoint: &str, client_id: &str, redirect_uri: &str, scopes: &[String], request: &AuthorizationRequest) -> Result<String, String> {
+/// `extra` adds parameters such as `acr_values` and `max_age`.
+pub fn authorization_url(
+    endpoint: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    scopes: &[String],
+    request: &AuthorizationRequest,
+    extra: &[(&'static str, String)],
+) -> Result<String, String> {
     let mut url = url::Url::parse(endpoint).map_err(|err| format!("authorization_endpoint {endpoint:?} is invalid: {err}"))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
@@ -86,6 +95,9 @@ pub fn authorization_url(endpoint: &str, client_id: &str, redirect_uri: &str, sc
         .append_pair("code_challenge", &request.code_challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("prompt", "login");
+    for (key, value) in extra {
+        url.query_pairs_mut().append_pair(key, value);
+    }
     Ok(url.into())
 }
 
@@ -136,9 +148,9 @@ mod tests {
     fn authorization_url_has_pkce_state_nonce_and_prompt() {
         let request = AuthorizationRequest { state: "s1".into(), nonce: "n1".into(), code_challenge: "c1".into() };
         let scopes = vec!["openid".to_owned(), "email".to_owned()];
-        let url = authorization_url("https://srv.qryp.to/op/auth", "hub", "https://hub.example.org/ultraauth/callback", &scopes, &request).unwrap();
+        let url = authorization_url("https://srv.qryp.to/op/auth", "hub", "https://hub.example.org/ultraauth/callback", &scopes, &request, &[("max_age", "0".into())]).unwrap();
         assert!(url.starts_with("https://srv.qryp.to/op/auth?response_type=code&client_id=hub"), "{url}");
-        for part in ["state=s1", "nonce=n1", "code_challenge=c1", "code_challenge_method=S256", "prompt=login", "scope=openid+email", "redirect_uri=https%3A%2F%2Fhub.example.org%2Fultraauth%2Fcallback"] {
+        for part in ["state=s1", "nonce=n1", "code_challenge=c1", "code_challenge_method=S256", "prompt=login", "max_age=0", "scope=openid+email", "redirect_uri=https%3A%2F%2Fhub.example.org%2Fultraauth%2Fcallback"] {
             assert!(url.contains(part), "{part} missing in {url}");
         }
     }

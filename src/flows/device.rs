@@ -28,8 +28,23 @@ pub struct DeviceAuthorization {
     pub interval: Duration,
 }
 
-/// Asks the provider for a device code and user code.
-pub async fn request_device_authorization(provider: &Provider, default_interval: Duration) -> Result<DeviceAuthorization, ProviderError> {
+/// Prints every field but the device code, which is a bearer secret until it expires.
+impl std::fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("device_code", &"[redacted]")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("verification_uri_complete", &self.verification_uri_complete)
+            .field("expires_in", &self.expires_in)
+            .field("interval", &self.interval)
+            .finish()
+    }
+}
+
+/// Asks the provider for a device code and user code; `extra` adds request parameters
+/// such as `acr_values` and `max_age`.
+pub async fn request_device_authorization(provider: &Provider, default_interval: Duration, extra: &[(&'static str, String)]) -> Result<DeviceAuthorization, ProviderError> {
     let metadata = provider.metadata().await?;
     let Some(endpoint) = &metadata.device_authorization_endpoint else {
         return Err(ProviderError::Unavailable(
@@ -38,7 +53,9 @@ pub async fn request_device_authorization(provider: &Provider, default_interval:
     };
 
     let scope = provider.config().scopes.join(" ");
-    let response = provider.http().post_form(endpoint, &provider.client_auth(), &[("scope", &scope)]).await?;
+    let mut form = vec![("scope", scope.as_str())];
+    form.extend(extra.iter().map(|(key, value)| (*key, value.as_str())));
+    let response = provider.http().post_form(endpoint, &provider.client_auth(), &form).await?;
     if let Some(error) = response.body.get("error") {
         return Err(ProviderError::Unavailable(format!("device authorization request failed: error {error}")));
     }

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio::time::Instant;
-use zeroize::Zeroizing;
 
 use super::device::{MAX_EXPIRES_IN, poll_interval, seconds};
 use super::polling::{PollOutcome, poll_token_endpoint};
 use crate::provider::{Provider, ProviderError};
+use crate::secret::Secret;
 
 /// Lifetime assumed when the provider sends no usable `expires_in`.
 const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(300);
@@ -18,8 +18,9 @@ const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(300);
 const MAX_BINDING_MESSAGE_LEN: usize = 64;
 
 /// The authentication request acknowledgement (CIBA section 7.3).
+#[derive(Debug)]
 pub struct BackchannelRequest {
-    pub auth_req_id: Zeroizing<String>,
+    pub auth_req_id: Secret,
     pub expires_in: Duration,
     pub interval: Duration,
 }
@@ -39,15 +40,23 @@ pub fn binding_message(host: &str, service: &str) -> String {
         .collect()
 }
 
-/// Sends the backchannel authentication request.
-pub async fn request_backchannel(provider: &Provider, hint: &str, message: &str, default_interval: Duration) -> Result<BackchannelRequest, ProviderError> {
+/// Sends the backchannel authentication request; `extra` adds request parameters such
+/// as `acr_values` and `max_age`.
+pub async fn request_backchannel(
+    provider: &Provider,
+    hint: &str,
+    message: &str,
+    default_interval: Duration,
+    extra: &[(&'static str, String)],
+) -> Result<BackchannelRequest, ProviderError> {
     let metadata = provider.metadata().await?;
     let Some(endpoint) = metadata.ciba_poll_endpoint() else {
         return Err(ProviderError::Unavailable("the provider advertises no backchannel_authentication_endpoint with poll mode; use another flow".into()));
     };
 
     let scope = provider.config().scopes.join(" ");
-    let form = [("scope", scope.as_str()), ("login_hint", hint), ("binding_message", message)];
+    let mut form = vec![("scope", scope.as_str()), ("login_hint", hint), ("binding_message", message)];
+    form.extend(extra.iter().map(|(key, value)| (*key, value.as_str())));
     let response = provider.http().post_form(endpoint, &provider.client_auth(), &form).await?;
 
     if let Some(error) = response.body.get("error") {
@@ -66,7 +75,7 @@ pub async fn request_backchannel(provider: &Provider, hint: &str, message: &str,
 
 pub fn parse_backchannel_response(body: &Map<String, Value>, default_interval: Duration) -> Result<BackchannelRequest, String> {
     let auth_req_id = match body.get("auth_req_id") {
-        Some(Value::String(id)) if !id.is_empty() && id.len() <= 2048 => Zeroizing::new(id.clone()),
+        Some(Value::String(id)) if !id.is_empty() && id.len() <= 2048 => Secret::new(id.clone()),
         _ => return Err("backchannel authentication response has no usable auth_req_id".into()),
     };
     Ok(BackchannelRequest {

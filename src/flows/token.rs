@@ -1,12 +1,15 @@
 //! Token endpoint responses shared by the polling flows (RFC 6749 section 5).
 
 use serde_json::{Map, Value};
-use zeroize::Zeroizing;
 
-/// The tokens of a successful token response. Both are wiped from memory on drop.
+use crate::secret::Secret;
+
+/// The tokens of a successful token response. Both are wiped from memory on drop and
+/// print as `[redacted]`.
+#[derive(Debug)]
 pub struct Tokens {
-    pub id_token: Zeroizing<String>,
-    pub access_token: Option<Zeroizing<String>>,
+    pub id_token: Secret,
+    pub access_token: Option<Secret>,
 }
 
 /// The meaning of one token endpoint response for a pending login.
@@ -56,10 +59,10 @@ pub fn classify_token_response(status: u16, body: &Map<String, Value>) -> PollSt
 pub fn take_tokens(body: &mut Map<String, Value>) -> Option<Tokens> {
     let Some(Value::String(id_token)) = body.remove("id_token") else { return None };
     let access_token = match body.remove("access_token") {
-        Some(Value::String(token)) => Some(Zeroizing::new(token)),
+        Some(Value::String(token)) => Some(Secret::new(token)),
         _ => None,
     };
-    Some(Tokens { id_token: Zeroizing::new(id_token), access_token })
+    Some(Tokens { id_token: Secret::new(id_token), access_token })
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -106,7 +109,7 @@ mod tests {
         let mut body = json!({"id_token": "a.b.c", "access_token": "at"}).as_object().unwrap().clone();
         let tokens = take_tokens(&mut body).unwrap();
         assert_eq!(tokens.id_token.as_str(), "a.b.c");
-        assert_eq!(tokens.access_token.as_deref().map(String::as_str), Some("at"));
+        assert_eq!(tokens.access_token.as_deref(), Some("at"));
         assert!(body.get("id_token").is_none());
     }
 }

@@ -31,10 +31,11 @@ impl Login<'_> {
         };
 
         let result = self.daemon.one_time_codes.redeem(&self.request.user, &code);
+        let assurance = result.is_ok().then(|| self.daemon.code_assurance.take(&self.request.user, &code)).flatten();
         code.zeroize();
 
         let verdict = match result {
-            Ok(()) => Verdict::approved("one-time code from a browser verification redeemed".into()),
+            Ok(()) => self.verdict_for_redeemed_code(assurance),
             Err(RedeemError::Invalid) => Verdict::denied("one-time code is wrong, expired, already used or issued to another user".into(), MSG_INVALID_CODE),
             Err(RedeemError::TooManyAttempts) => Verdict::denied(
                 "too many wrong one-time codes for this user; all of the user's codes are void until a new browser verification".into(),

@@ -44,7 +44,7 @@ impl Login<'_> {
     /// Requests the device code, builds the prompt and returns the polling to run.
     async fn start_device_flow(&self) -> Started {
         let default_interval = Duration::from_secs(self.daemon.provider.config().default_interval_secs);
-        let authorization = request_device_authorization(&self.daemon.provider, default_interval).await.map_err(Verdict::from_provider_error)?;
+        let authorization = request_device_authorization(&self.daemon.provider, default_interval, &self.security().assurance.request_params()).await.map_err(Verdict::from_provider_error)?;
 
         let interval = authorization.interval.as_secs().to_string();
         let expires_in = authorization.expires_in.as_secs().to_string();
@@ -54,10 +54,11 @@ impl Login<'_> {
 
         let daemon = self.daemon.clone();
         let user = self.request.user.clone();
+        let assurance = self.security().assurance.clone();
         let (started, deadline) = (self.started, self.deadline);
         let polling: Polling = Box::pin(async move {
             let outcome = poll_for_tokens(&daemon.provider, &authorization, started, deadline).await;
-            verdict_for_poll(&daemon, &user, outcome).await
+            verdict_for_poll(&daemon, &user, outcome, &assurance).await
         });
         Ok((Some(text), polling))
     }

@@ -46,7 +46,7 @@ impl Login<'_> {
         let hint = login_hint(&self.daemon.push.login_hint, &self.request.user);
         let message = binding_message(&self.daemon.hostname, &self.request.service);
         let default_interval = Duration::from_secs(self.daemon.provider.config().default_interval_secs);
-        let request = request_backchannel(&self.daemon.provider, &hint, &message, default_interval).await.map_err(Verdict::from_provider_error)?;
+        let request = request_backchannel(&self.daemon.provider, &hint, &message, default_interval, &self.security().assurance.request_params()).await.map_err(Verdict::from_provider_error)?;
 
         let interval = request.interval.as_secs().to_string();
         let expires_in = request.expires_in.as_secs().to_string();
@@ -55,10 +55,11 @@ impl Login<'_> {
 
         let daemon = self.daemon.clone();
         let user = self.request.user.clone();
+        let assurance = self.security().assurance.clone();
         let (started, deadline) = (self.started, self.deadline);
         let polling: Polling = Box::pin(async move {
             let outcome = poll_for_tokens(&daemon.provider, &request, started, deadline).await;
-            verdict_for_poll(&daemon, &user, outcome).await
+            verdict_for_poll(&daemon, &user, outcome, &assurance).await
         });
         Ok((Some(text), polling))
     }

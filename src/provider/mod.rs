@@ -97,7 +97,7 @@ impl Provider {
     }
 
     pub fn client_auth(&self) -> ClientAuth<'_> {
-        ClientAuth { client_id: &self.config.client_id, client_secret: self.config.client_secret.as_deref().map(String::as_str) }
+        ClientAuth { client_id: &self.config.client_id, client_secret: self.config.client_secret.as_deref() }
     }
 
     /// Returns the provider metadata, fetching it on first use.
