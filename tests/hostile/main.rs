@@ -8,4 +8,5 @@
 mod common;
 
 mod harness;
+mod faults;
 mod id_tokens;

@@ -1,0 +1,139 @@
+//! Provider faults and daemon faults: every login must fail closed within its time limits,
+//! unless a service opted in to failing open.
+
+use std::io::Read;
+use std::os::unix::net::UnixListener;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::common::{PamLogin, PamServices, free_port};
+use crate::harness::{AUTHINFO_UNAVAIL, Extra, HostileProvider, SERVICE, login_with, run_login, services_for, start_daemon};
+
+/// Provider request timeout in the hang cases, in seconds.
+const SHORT_TIMEOUT: &str = "request_timeout_secs = 2\n";
+
+/// Generous bound on a failing login; the point is that it ends, not how fast.
+const FAIL_WITHIN: Duration = Duration::from_secs(30);
+
+macro_rules! unavailable {
+    ($($name:ident: $scenario:expr => $reason:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let (_provider, result) = login_with($scenario, &Extra { provider: SHORT_TIMEOUT, ..Default::default() });
+            result.assert_unavailable(stringify!($name), $reason);
+            assert!(result.elapsed < FAIL_WITHIN, "case {}: took {:?}", stringify!($name), result.elapsed);
+        }
+    )*};
+}
+
+unavailable! {
+    discovery_hang_times_out: r#"{"fault": {"endpoint": "discovery", "kind": "hang"}}"# => "timed out";
+    discovery_500_is_unavailable: r#"{"fault": {"endpoint": "discovery", "kind": "500"}}"# => "HTTP 500";
+    discovery_html_is_unavailable: r#"{"fault": {"endpoint": "discovery", "kind": "html"}}"# => "is not a JSON object";
+    discovery_10mb_body_is_capped: r#"{"fault": {"endpoint": "discovery", "kind": "huge"}}"# => "larger than 1048576 bytes";
+    discovery_wrong_shape_is_unavailable: r#"{"fault": {"endpoint": "discovery", "kind": "shape"}}"# => "discovery document field issuer";
+    jwks_10mb_chunked_is_capped: r#"{"fault": {"endpoint": "jwks", "kind": "huge_chunked"}}"# => "larger than 1048576 bytes";
+    jwks_wrong_shape_is_unavailable: r#"{"fault": {"endpoint": "jwks", "kind": "shape"}}"# => "no \\\"keys\\\" array";
+    device_wrong_shape_is_unavailable: r#"{"fault": {"endpoint": "device", "kind": "shape"}}"# => "no usable device_code";
+    token_500_is_unavailable: r#"{"fault": {"endpoint": "token", "kind": "500"}}"# => "polls in a row failed";
+    token_hang_times_out: r#"{"fault": {"endpoint": "token", "kind": "hang"}}"# => "timed out";
+    token_html_is_unavailable: r#"{"fault": {"endpoint": "token", "kind": "html"}}"# => "is not a JSON object";
+}
+
+#[test]
+fn token_wrong_shape_is_denied() {
+    let (_provider, result) = login_with(r#"{"fault": {"endpoint": "token", "kind": "shape"}}"#, &Extra::default());
+    result.assert_denied("token_wrong_shape_is_denied", "no id_token");
+}
+
+#[test]
+fn userinfo_wrong_shape_is_denied() {
+    let scenario = r#"{"claims": {"preferred_username": null}, "fault": {"endpoint": "userinfo", "kind": "shape"}}"#;
+    let (_provider, result) = login_with(scenario, &Extra::default());
+    result.assert_denied("userinfo_wrong_shape_is_denied", "userinfo sub does not match");
+}
+
+#[test]
+fn refused_connection_is_unavailable() {
+    let issuer = format!("http://127.0.0.1:{}/op", free_port());
+    let daemon = start_daemon(&issuer, &Extra::default(), 0);
+    let result = run_login(&daemon, &services_for(&daemon), "alice");
+
+    result.assert_unavailable("refused_connection_is_unavailable", "connection failed");
+    assert!(result.pam_output.contains("not reachable"), "{}", result.pam_output);
+    assert!(result.elapsed < FAIL_WITHIN, "took {:?}", result.elapsed);
+}
+
+#[test]
+fn failure_mode_open_lets_login_through() {
+    let issuer = format!("http://127.0.0.1:{}/op", free_port());
+    let tables = format!("[services.{SERVICE}]\nfailure_mode = \"open\"\n");
+    let daemon = start_daemon(&issuer, &Extra { tables: &tables, ..Default::default() }, 300);
+    let services = services_for(&daemon);
+
+    let result = run_login(&daemon, &services, "alice");
+    assert!(result.success, "{}\n{}", result.pam_output, result.daemon_log);
+    assert!(result.daemon_log.contains("ultraauthd: error event=login_failed_open user=alice"), "{}", result.daemon_log);
+    assert!(result.daemon_log.contains("WITHOUT verification"), "{}", result.daemon_log);
+
+    // A login let through unverified starts no verified session.
+    let again = run_login(&daemon, &services, "alice");
+    assert_eq!(again.daemon_log.matches("event=login_failed_open").count(), 2, "{}", again.daemon_log);
+    assert!(!again.daemon_log.contains("flow=session"), "{}", again.daemon_log);
+}
+
+#[test]
+fn failure_mode_open_still_denies_bad_tokens() {
+    let tables = format!("[services.{SERVICE}]\nfailure_mode = \"open\"\n");
+    let (_provider, result) = login_with(r#"{"tamper": true}"#, &Extra { tables: &tables, ..Default::default() });
+    result.assert_denied("failure_mode_open_still_denies_bad_tokens", "signature does not verify");
+}
+
+#[test]
+fn verified_session_survives_provider_outage() {
+    let provider = HostileProvider::start("{}");
+    let daemon = start_daemon(&provider.issuer, &Extra::default(), 300);
+    let services = services_for(&daemon);
+    run_login(&daemon, &services, "alice").assert_approved("first login");
+
+    drop(provider);
+    let result = run_login(&daemon, &services, "alice");
+    assert!(result.success, "{}\n{}", result.pam_output, result.daemon_log);
+    assert!(result.daemon_log.contains("flow=session"), "{}", result.daemon_log);
+
+    // Another user has no session and meets the outage.
+    let other = run_login(&daemon, &services, "bob");
+    other.assert_unavailable("bob during the outage", "connection failed");
+}
+
+/// A daemon that accepts connections and never answers: the module must give up at its
+/// own `timeout=`.
+#[test]
+fn silent_daemon_hits_module_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("silent.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let stop_at = Instant::now() + Duration::from_secs(30);
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let mut sink = [0u8; 4096];
+        // Read and drop whatever the module sends until it hangs up or the bound ends.
+        while Instant::now() < stop_at {
+            match stream.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) | Err(_) => {}
+            }
+        }
+    });
+
+    let services = PamServices::new(SERVICE, &format!("socket={} timeout=3", socket.display()));
+    let login = PamLogin::start(&services, SERVICE, "alice");
+    let started = login.started;
+    let (status, output) = login.finish();
+
+    assert!(!status.success(), "{output}");
+    assert!(output.contains(AUTHINFO_UNAVAIL), "{output}");
+    assert!(started.elapsed() < FAIL_WITHIN, "took {:?}", started.elapsed());
+    server.join().unwrap();
+}
