@@ -8,5 +8,6 @@
 mod common;
 
 mod harness;
+mod assurance;
 mod faults;
 mod id_tokens;
