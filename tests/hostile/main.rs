@@ -11,3 +11,4 @@ mod harness;
 mod assurance;
 mod faults;
 mod id_tokens;
+mod mapping;
