@@ -9,6 +9,7 @@ mod common;
 
 mod harness;
 mod assurance;
+mod boundary;
 mod faults;
 mod id_tokens;
 mod mapping;
