@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
+use zeroize::Zeroizing;
 use ultraauth_proto::frame::HEADER_LEN;
 use ultraauth_proto::{DaemonReply, FrameError, ModuleRequest, decode_frame_len, encode_frame};
 
@@ -30,7 +31,8 @@ async fn read_request_unbounded<R: AsyncRead + Unpin>(reader: &mut R) -> Result<
     }
 
     let len = decode_frame_len(header)?;
-    let mut body = vec![0u8; len];
+    // A frame may hold a prompt answer (a one-time code), so it is wiped on drop.
+    let mut body = Zeroizing::new(vec![0u8; len]);
     reader.read_exact(&mut body).await.map_err(FrameError::Io)?;
     serde_json::from_slice(&body).map_err(FrameError::InvalidMessage)
 }

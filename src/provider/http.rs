@@ -104,7 +104,10 @@ impl ProviderHttp {
             return Err(HttpError::TooLarge { url: url.to_owned() });
         }
 
-        let mut body = Vec::new();
+        // The body holds tokens and device codes, so it is wiped on drop. Buffers that
+        // reqwest and hyper used on the way are not (see docs/security.md).
+        let initial = response.content_length().map_or(0, |len| len as usize);
+        let mut body = Zeroizing::new(Vec::with_capacity(initial));
         while let Some(chunk) = response.chunk().await.map_err(|err| HttpError::Transport(describe_transport_error(url, &err)))? {
             if body.len() + chunk.len() > MAX_RESPONSE_LEN {
                 return Err(HttpError::TooLarge { url: url.to_owned() });
