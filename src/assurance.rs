@@ -41,11 +41,6 @@ impl AssuranceClaims {
 }
 
 impl AssurancePolicy {
-    /// Returns whether the policy asks for anything at all.
-    pub fn is_empty(&self) -> bool {
-        self.require_amr.is_empty() && self.acr_values.is_empty() && self.max_age_secs.is_none()
-    }
-
     /// Returns the request parameters for authorization, device authorization and CIBA
     /// requests (OpenID Connect Core section 3.1.2.1; CIBA section 7.1 takes the same).
     pub fn request_params(&self) -> Vec<(&'static str, String)> {

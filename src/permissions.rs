@@ -35,7 +35,7 @@ pub fn check_config_file(path: &Path) -> Result<(), String> {
     check_not_writable_by_others(path, &metadata)
 }
 
-/// Checks the folder that holds the socket, when it exists (the daemon creates a missing
+/// Checks the folder that contains the socket, when it exists (the daemon creates a missing
 /// one with mode 755).
 pub fn check_socket_directory(socket_path: &Path) -> Result<(), String> {
     let Some(directory) = socket_path.parent() else { return Ok(()) };

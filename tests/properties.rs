@@ -56,7 +56,7 @@ fn mapping_config() -> impl Strategy<Value = MappingConfig> {
     })
 }
 
-/// TOML lines built from the keys the daemon knows, with values of any type.
+/// TOML lines built from the daemon's configuration keys, with values of any type.
 fn config_source() -> impl Strategy<Value = String> {
     let value = prop_oneof![
         any::<i64>().prop_map(|n| n.to_string()),

@@ -47,6 +47,8 @@ fi
 
 cargo build --workspace --locked
 bash tests/provider/selftest.sh
+# Cases per proptest property; raise it for a long run (see docs/security.md).
+export PROPTEST_CASES="${PROPTEST_CASES:-256}"
 cargo test --workspace --locked "$@"
 bash tests/jupyterhub/setup.sh
 node --test tests/jupyterhub/

@@ -21,7 +21,7 @@ pub struct RawAssurance {
     pub max_age_secs: Option<u64>,
 }
 
-/// What a login does when the provider cannot be reached.
+/// The verdict policy for logins while the provider cannot be reached.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FailureMode {
     /// The login fails (PAM_AUTHINFO_UNAVAIL).

@@ -28,7 +28,7 @@ const MAX_BINDINGS_FILE_LEN: u64 = 32 * 1024 * 1024;
 pub enum Binding {
     /// The local user was already bound to this sub.
     Known,
-    /// The binding was recorded now; `saved` tells whether the file write worked.
+    /// The binding was recorded now; `saved` is the result of writing the file.
     Recorded { saved: Result<(), String> },
     /// The table is full, so nothing was recorded.
     NotRecorded,

@@ -1,10 +1,10 @@
 //! `mapping.map_file`: a fixed table from the provider's `sub` to a local user.
 //!
 //! One entry per line, `SUB LOCAL_USER`, separated by white space; blank lines and lines
-//! starting with `#` are skipped. The file is checked when the daemon starts: it must be a
-//! regular file that group and others cannot write, every name must be a valid local
-//! username, and neither a `sub` nor a local user may appear twice, so two provider
-//! identities can never map to one account.
+//! starting with `#` are skipped. The daemon checks the file when it starts. It must be a
+//! regular file that group and others cannot write, and every name must be a valid local
+//! username. Neither a `sub` nor a local user may appear twice, so two provider identities
+//! can never map to one account.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -43,7 +43,8 @@ fn socket_directory_writable_by_others_stops_the_start() {
 
     let (ok, stderr) = check_config(dir.path(), &socket_dir, 0o600);
     assert!(!ok, "a world-writable socket folder was accepted");
-    assert!(stderr.contains("socket.path") && stderr.contains("chmod o-w"), "{stderr}");
+    assert!(stderr.contains("socket.path"), "{stderr}");
+    assert!(stderr.contains("chmod o-w"), "{stderr}");
 }
 
 /// A local user other than root connects to the socket directly: the daemon closes the

@@ -3,7 +3,7 @@
 //
 // It serves discovery, JWKS, device authorization, CIBA, token and userinfo endpoints under
 // /op, like the bundled provider, but with node:http and node:crypto only. Each start takes
-// one scenario that says how it misbehaves: how the ID token is signed (RS256, PS256, ES256,
+// one scenario that sets how it misbehaves: how the ID token is signed (RS256, PS256, ES256,
 // EdDSA, HS256 keyed with the RSA public key, alg none, a tampered payload), which claims it
 // carries, what the JWKS looks like, and which endpoint hangs or answers garbage. The token
 // endpoint approves at once, so a device login needs no browser.
@@ -41,7 +41,7 @@ const CLIENT_ID = process.env.HOSTILE_CLIENT_ID || 'ultraauth-test';
 const HUGE_BODY_BYTES = 10 * 1024 * 1024;
 const MAX_REQUEST_BODY = 64 * 1024;
 
-// Hanging connections are closed after this long, so the process never holds a socket
+// Hanging connections are closed after this long, so the process never keeps a socket
 // forever when a client does not time out.
 const HANG_LIMIT_MS = 120_000;
 
@@ -227,7 +227,7 @@ const WRONG_SHAPES = {
 
 const hanging = new Set();
 
-// Answers with the configured fault; returns false when this endpoint has none.
+// Sends the configured fault; returns false when this endpoint has none.
 function sendFault(endpoint, req, res) {
   const fault = scenario.fault;
   if (!fault || fault.endpoint !== endpoint) {
