@@ -163,7 +163,8 @@ impl Provider {
         outcome
     }
 
-    fn cached_metadata(&self) -> Option<Arc<ProviderMetadata>> {
+    /// Returns the last good metadata without fetching; `None` until discovery succeeded.
+    pub fn cached_metadata(&self) -> Option<Arc<ProviderMetadata>> {
         let state = self.metadata_state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         state.cached.as_ref().map(|entry| entry.metadata.clone())
     }

@@ -63,20 +63,34 @@ fn refused_connection_is_unavailable() {
 
 #[test]
 fn failure_mode_open_lets_login_through() {
-    let issuer = format!("http://127.0.0.1:{}/op", free_port());
+    let provider = HostileProvider::start("{}");
     let tables = format!("[services.{SERVICE}]\nfailure_mode = \"open\"\n");
-    let daemon = start_daemon(&issuer, &Extra { tables: &tables, ..Default::default() }, 300);
+    let daemon = start_daemon(&provider.issuer, &Extra { tables: &tables, ..Default::default() }, 300);
     let services = services_for(&daemon);
+    run_login(&daemon, &services, "alice").assert_approved("login before the outage");
 
-    let result = run_login(&daemon, &services, "alice");
+    // bob has no verified session, and the device authorization request now fails.
+    drop(provider);
+    let result = run_login(&daemon, &services, "bob");
     assert!(result.success, "{}\n{}", result.pam_output, result.daemon_log);
-    assert!(result.daemon_log.contains("ultraauthd: error event=login_failed_open user=alice"), "{}", result.daemon_log);
+    assert!(result.daemon_log.contains("ultraauthd: error event=login_failed_open user=bob"), "{}", result.daemon_log);
     assert!(result.daemon_log.contains("WITHOUT verification"), "{}", result.daemon_log);
 
     // A login let through unverified starts no verified session.
-    let again = run_login(&daemon, &services, "alice");
-    assert_eq!(again.daemon_log.matches("event=login_failed_open").count(), 2, "{}", again.daemon_log);
-    assert!(!again.daemon_log.contains("flow=session"), "{}", again.daemon_log);
+    let again = run_login(&daemon, &services, "bob");
+    assert_eq!(again.daemon_log.matches("event=login_failed_open user=bob").count(), 2, "{}", again.daemon_log);
+    assert!(!again.daemon_log.contains("user=bob service=ultraauth-hostile rhost=- flow=session"), "{}", again.daemon_log);
+}
+
+#[test]
+fn failure_mode_open_needs_one_good_discovery() {
+    let issuer = format!("http://127.0.0.1:{}/op", free_port());
+    let tables = format!("[services.{SERVICE}]\nfailure_mode = \"open\"\n");
+    let daemon = start_daemon(&issuer, &Extra { tables: &tables, ..Default::default() }, 300);
+
+    let result = run_login(&daemon, &services_for(&daemon), "alice");
+    result.assert_unavailable("failure_mode_open_needs_one_good_discovery", "discovery has not succeeded since the daemon started");
+    assert!(!result.daemon_log.contains("event=login_failed_open"), "{}", result.daemon_log);
 }
 
 #[test]
