@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::free_port;
-use crate::harness::{Extra, HostileProvider, SERVICE, login_with, run_login, services_for, start_daemon};
+use crate::harness::{Extra, HostileProvider, SERVICE, login_with, run_login, run_remote_login, services_for, start_daemon};
 
 /// Provider request timeout in the hang cases, in seconds.
 const SHORT_TIMEOUT: &str = "request_timeout_secs = 2\n";
@@ -67,19 +67,19 @@ fn failure_mode_open_lets_login_through() {
     let tables = format!("[services.{SERVICE}]\nfailure_mode = \"open\"\n");
     let daemon = start_daemon(&provider.issuer, &Extra { tables: &tables, ..Default::default() }, 300);
     let services = services_for(&daemon);
-    run_login(&daemon, &services, "alice").assert_approved("login before the outage");
+    run_remote_login(&daemon, &services, "alice").assert_approved("login before the outage");
 
     // bob has no verified session, and the device authorization request now fails.
     drop(provider);
-    let result = run_login(&daemon, &services, "bob");
+    let result = run_remote_login(&daemon, &services, "bob");
     assert!(result.success, "{}\n{}", result.pam_output, result.daemon_log);
     assert!(result.daemon_log.contains("ultraauthd: error event=login_failed_open user=bob"), "{}", result.daemon_log);
     assert!(result.daemon_log.contains("WITHOUT verification"), "{}", result.daemon_log);
 
     // A login let through unverified starts no verified session.
-    let again = run_login(&daemon, &services, "bob");
+    let again = run_remote_login(&daemon, &services, "bob");
     assert_eq!(again.daemon_log.matches("event=login_failed_open user=bob").count(), 2, "{}", again.daemon_log);
-    assert!(!again.daemon_log.contains("user=bob service=ultraauth-hostile rhost=- flow=session"), "{}", again.daemon_log);
+    assert!(!again.daemon_log.contains("user=bob service=ultraauth-hostile rhost=192.0.2.10 flow=session"), "{}", again.daemon_log);
 }
 
 #[test]
@@ -105,14 +105,14 @@ fn verified_session_survives_provider_outage() {
     let provider = HostileProvider::start("{}");
     let daemon = start_daemon(&provider.issuer, &Extra::default(), 300);
     let services = services_for(&daemon);
-    run_login(&daemon, &services, "alice").assert_approved("first login");
+    run_remote_login(&daemon, &services, "alice").assert_approved("first login");
 
     drop(provider);
-    let result = run_login(&daemon, &services, "alice");
+    let result = run_remote_login(&daemon, &services, "alice");
     assert!(result.success, "{}\n{}", result.pam_output, result.daemon_log);
     assert!(result.daemon_log.contains("flow=session"), "{}", result.daemon_log);
 
     // Another user has no session and meets the outage.
-    let other = run_login(&daemon, &services, "bob");
+    let other = run_remote_login(&daemon, &services, "bob");
     other.assert_unavailable("bob during the outage", "connection failed");
 }

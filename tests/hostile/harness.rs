@@ -143,11 +143,23 @@ pub fn services_for(daemon: &TestDaemon) -> PamServices {
     PamServices::new(SERVICE, &format!("socket={} timeout=60", daemon.socket.display()))
 }
 
-/// Runs one login as `user`: presses Enter when the prompt shows, and returns when
-/// pamtester exits and the daemon has logged its verdict.
+/// Remote host of the logins that need a verified session, which is bound to a source.
+pub const REMOTE_HOST: &str = "192.0.2.10";
+
+/// Runs one login as `user` with pamtester: presses Enter when the prompt shows, and
+/// returns when pamtester exits and the daemon has logged its verdict.
 pub fn run_login(daemon: &TestDaemon, services: &PamServices, user: &str) -> LoginResult {
+    drive_login(daemon, PamLogin::start(services, SERVICE, user), user)
+}
+
+/// Runs one login as `user` from [`REMOTE_HOST`] with tests/pam_client.py, so that an
+/// approval starts a verified session.
+pub fn run_remote_login(daemon: &TestDaemon, services: &PamServices, user: &str) -> LoginResult {
+    drive_login(daemon, PamLogin::start_client(services, SERVICE, user, &["--rhost", REMOTE_HOST]), user)
+}
+
+fn drive_login(daemon: &TestDaemon, mut login: PamLogin, user: &str) -> LoginResult {
     let verdicts_before = daemon.log().count("event=login_");
-    let mut login = PamLogin::start(services, SERVICE, user);
     let started = Instant::now();
 
     loop {
