@@ -9,8 +9,8 @@ use crate::harness::{Extra, HostileProvider, SERVICE, login_with, run_login, run
 /// Provider request timeout in the hang cases, in seconds.
 const SHORT_TIMEOUT: &str = "request_timeout_secs = 2\n";
 
-/// Generous bound on a failing login (the slowest case needs about 10 s: three polls that
-/// each time out after 2 s); the point is that it ends, not how fast.
+/// Generous bound on a failing login; the point is that it ends, not how fast. The
+/// slowest case needs about 10 s, for three polls that each time out after 2 s.
 const FAIL_WITHIN: Duration = Duration::from_secs(90);
 
 macro_rules! unavailable {
