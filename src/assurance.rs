@@ -38,6 +38,22 @@ impl AssuranceClaims {
     pub fn from_claims(claims: &Map<String, Value>) -> Self {
         AssuranceClaims { amr: claims.get("amr").cloned(), acr: claims.get("acr").cloned(), auth_time: claims.get("auth_time").cloned() }
     }
+
+    /// Formats `amr` for the audit log as `fpt,user`, or `-` when it is missing or not a
+    /// list of strings. At most 8 values of 32 characters each are shown.
+    pub fn amr_for_log(&self) -> String {
+        let Some(Value::Array(items)) = &self.amr else { return "-".into() };
+        let methods: Vec<String> = items.iter().filter_map(Value::as_str).take(8).map(|method| method.chars().take(32).collect()).collect();
+        if methods.is_empty() { "-".into() } else { methods.join(",") }
+    }
+
+    /// Formats `acr` for the audit log, or `-` when it is missing or not a string.
+    pub fn acr_for_log(&self) -> String {
+        match &self.acr {
+            Some(Value::String(acr)) => acr.chars().take(128).collect(),
+            _ => "-".into(),
+        }
+    }
 }
 
 impl AssurancePolicy {
@@ -186,6 +202,16 @@ mod tests {
     fn request_params_join_acr_values() {
         let policy = AssurancePolicy { acr_values: vec!["a".into(), "b".into()], max_age_secs: Some(0), ..Default::default() };
         assert_eq!(policy.request_params(), vec![("acr_values", "a b".to_owned()), ("max_age", "0".to_owned())]);
+    }
+
+    #[test]
+    fn claims_format_for_log() {
+        let assurance = claims(json!({"amr": ["hwk", "user", 7], "acr": "urn:x"}));
+        assert_eq!(assurance.amr_for_log(), "hwk,user");
+        assert_eq!(assurance.acr_for_log(), "urn:x");
+        let empty = claims(json!({"amr": "fpt"}));
+        assert_eq!(empty.amr_for_log(), "-");
+        assert_eq!(empty.acr_for_log(), "-");
     }
 
     #[test]

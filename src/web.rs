@@ -199,10 +199,11 @@ async fn callback(daemon: &Daemon, query: &HashMap<String, String>) -> Response<
     let one_time_code = daemon.one_time_codes.issue(&identity.local_user);
     daemon.code_assurance.record(&identity.local_user, &one_time_code, identity.assurance.clone());
     let lifetime = daemon.one_time_codes.lifetime().as_secs().to_string();
+    let (amr, acr) = (identity.assurance.amr_for_log(), identity.assurance.acr_for_log());
     daemon.audit.event(
         Level::Notice,
         "one_time_code_issued",
-        &[("user", &identity.local_user), ("flow", "code"), ("sub", &identity.sub), ("lifetime_secs", &lifetime)],
+        &[("user", &identity.local_user), ("flow", "code"), ("sub", &identity.sub), ("amr", &amr), ("acr", &acr), ("lifetime_secs", &lifetime)],
     );
     pages::code_page(&identity.local_user, &one_time_code, daemon.one_time_codes.lifetime(), web.return_url.as_deref())
 }

@@ -133,7 +133,7 @@ async fn verdict_for_tokens(daemon: &Daemon, pam_user: &str, tokens: Tokens, ass
     if let Err(verdict) = check_assurance(daemon, assurance, &identity.assurance) {
         return verdict;
     }
-    let VerifiedIdentity { local_user, sub, .. } = identity;
+    let VerifiedIdentity { local_user, sub, assurance: claims } = identity;
 
     if local_user != pam_user {
         return Verdict::denied(
@@ -142,5 +142,5 @@ async fn verdict_for_tokens(daemon: &Daemon, pam_user: &str, tokens: Tokens, ass
         );
     }
 
-    Verdict::approved(format!("ID token verified for sub {sub:?}"))
+    Verdict::approved(format!("ID token verified for sub {sub:?}, amr {}, acr {}", claims.amr_for_log(), claims.acr_for_log()))
 }
