@@ -42,7 +42,9 @@ impl AuditLog {
         let line = format_event(event, fields);
 
         if self.stderr {
-            eprintln!("ultraauthd: {} {line}", level_name(level));
+            // One write per line, so lines from concurrent logins never interleave.
+            let text = format!("ultraauthd: {} {line}\n", level_name(level));
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
         }
         if let Some(logger) = &self.syslog {
             let mut logger = logger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -69,7 +69,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    raise_open_files_limit();
+
+    // One thread serves every login: pending logins are timers and sockets, and a second
+    // worker only added wake-ups between threads to each request.
+    // NOTE: a syslog write that blocks (a stuck syslog daemon) stalls all logins meanwhile.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("ultraauthd: starting the async runtime failed: {err}");
@@ -130,6 +135,17 @@ async fn run(config: ultraauth::config::Config, syslog: bool) -> ExitCode {
 
     let _ = std::fs::remove_file(&socket_path);
     ExitCode::SUCCESS
+}
+
+/// Raises the soft limit of open files to the hard limit: each pending login holds a
+/// socket, and the usual soft limit of 1,024 would cap them near a thousand.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
+            eprintln!("ultraauthd: raising the open files limit from {soft} to {hard} failed");
+        }
+    }
 }
 
 async fn wait_for_stop_signal() -> &'static str {

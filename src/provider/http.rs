@@ -48,9 +48,14 @@ pub struct ClientAuth<'a> {
     pub client_secret: Option<&'a str>,
 }
 
+/// Provider requests in flight at once. Over HTTP/1.1 each waiting request holds its own
+/// connection, so without a cap thousands of pending logins open thousands of sockets.
+const MAX_IN_FLIGHT: usize = 64;
+
 #[derive(Clone)]
 pub struct ProviderHttp {
     client: reqwest::Client,
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl ProviderHttp {
@@ -60,9 +65,11 @@ impl ProviderHttp {
             .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
             .timeout(request_timeout)
             .user_agent(concat!("ultraauthd/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(MAX_IN_FLIGHT)
             .build()
             .map_err(|err| format!("building the HTTP client failed: {err}"))?;
-        Ok(ProviderHttp { client })
+        let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+        Ok(ProviderHttp { client, in_flight })
     }
 
     pub async fn get_json(&self, url: &str, bearer: Option<&str>) -> Result<JsonResponse, HttpError> {
@@ -97,6 +104,8 @@ impl ProviderHttp {
     }
 
     async fn send(&self, url: &str, request: reqwest::RequestBuilder) -> Result<JsonResponse, HttpError> {
+        // The permit is held until the body is read, so it bounds open connections too.
+        let _permit = self.in_flight.acquire().await.map_err(|_| HttpError::Transport("the HTTP client is shutting down".into()))?;
         let mut response = request.send().await.map_err(|err| HttpError::Transport(describe_transport_error(url, &err)))?;
         let status = response.status();
 
