@@ -236,7 +236,7 @@ pub struct Config {
 }
 
 /// The browser-callback listener and its one-time codes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebConfig {
     pub listen: std::net::SocketAddr,
     /// Base URL the browser sees, without a trailing slash; the redirect_uri is
@@ -255,7 +255,7 @@ impl WebConfig {
 }
 
 /// CIBA settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PushConfig {
     /// login_hint template; `{user}` is replaced by the PAM user.
     pub login_hint: String,

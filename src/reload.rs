@@ -3,9 +3,10 @@
 //! go on.
 //!
 //! Swapped at reload: `socket.allowed_users`, `socket.admin_users`, `[mapping]`,
-//! `[sessions]`, `[login]` and `[services.*]`. `[provider]` and `socket.path` take effect
-//! at the next restart, because pending logins hold the provider and the listening
-//! socket. An invalid file keeps the running configuration and logs the error.
+//! `[sessions]`, `[login]` and `[services.*]`. `[provider]`, `[web]`, `[push]` and
+//! `socket.path` take effect at the next restart, because pending logins use the
+//! provider and the listeners stay bound; the reload logs which of them changed. An
+//! invalid file keeps the running configuration and logs the error.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -50,6 +51,12 @@ impl Daemon {
         if config.provider != *self.provider.config() {
             needs_restart.push("provider");
         }
+        if config.web != self.web {
+            needs_restart.push("web");
+        }
+        if config.push != self.push {
+            needs_restart.push("push");
+        }
         if config.socket_path != self.admin.socket_path {
             needs_restart.push("socket.path");
         }
@@ -73,7 +80,7 @@ impl Daemon {
                 let needs_restart = self.apply_reload(config);
                 self.audit.event(Level::Notice, "config_reloaded", &[("config", &shown_path)]);
                 if !needs_restart.is_empty() {
-                    let reason = format!("changes to {} take effect at the next restart", needs_restart.join(" and "));
+                    let reason = format!("changes to {} take effect at the next restart", needs_restart.join(", "));
                     self.audit.event(Level::Warning, "reload_incomplete", &[("config", &shown_path), ("reason", &reason)]);
                 }
                 true
