@@ -27,9 +27,13 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Opens the syslog connection; without a syslog daemon the lines go to stderr only.
+    ///
+    /// Under systemd, stderr is the journal ($JOURNAL_STREAM is set) and syslog lines
+    /// reach the journal too, so the stderr copy is left out while syslog is connected.
     pub fn open(use_syslog: bool, stderr: bool) -> Self {
         let syslog = use_syslog.then(connect_syslog).flatten().map(Mutex::new);
-        AuditLog { syslog, stderr }
+        let stderr_is_journal = std::env::var_os("JOURNAL_STREAM").is_some();
+        AuditLog { stderr: stderr && !(syslog.is_some() && stderr_is_journal), syslog }
     }
 
     /// A log that writes only to stderr, for tests and `--no-syslog`.

@@ -1,8 +1,11 @@
 //! Security log lines from the module, sent to syslog facility authpriv.
 //!
-//! The module never writes to stdout or stderr, which belong to the PAM application.
+//! Messages are `event=NAME key=value ...`, quoted as the daemon's audit lines are, so
+//! one parser reads both. The module never writes to stdout or stderr, which belong to
+//! the PAM application.
 
 use std::ffi::CString;
+use std::fmt::Write as _;
 
 /// Syslog severities the module uses.
 #[derive(Clone, Copy)]
@@ -28,4 +31,53 @@ pub fn log(severity: Severity, service: &str, message: &str) {
     // SAFETY: both pointers are valid NUL-terminated strings that outlive the call, and the
     // "%s" format consumes exactly the one string argument passed.
     unsafe { libc::syslog(libc::LOG_AUTHPRIV | level, c"%s".as_ptr(), line.as_ptr()) };
+}
+
+/// Formats `event=NAME key=value ...`, quoting values with spaces, quotes or `=` and
+/// escaping control characters, so one event is always one parseable line.
+pub fn format_event(event: &str, fields: &[(&str, &str)]) -> String {
+    let mut line = format!("event={}", quote_value(event));
+    for (key, value) in fields {
+        let _ = write!(line, " {key}={}", quote_value(value));
+    }
+    line
+}
+
+fn quote_value(value: &str) -> String {
+    let needs_quotes = value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
+    if !needs_quotes {
+        return value.to_owned();
+    }
+
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(quoted, "\\u{{{:x}}}", c as u32);
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_quotes_reason_with_spaces() {
+        let line = format_event("module_failed", &[("user", "alice"), ("reason", "connect to /run/x: No such file")]);
+        assert_eq!(line, r#"event=module_failed user=alice reason="connect to /run/x: No such file""#);
+    }
+
+    #[test]
+    fn event_escapes_forged_fields() {
+        let line = format_event("module_failed", &[("user", "eve\nevent=x \"y\"")]);
+        assert_eq!(line, r#"event=module_failed user="eve\u{a}event=x \"y\"""#);
+    }
 }
