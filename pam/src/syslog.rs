@@ -44,7 +44,7 @@ pub fn format_event(event: &str, fields: &[(&str, &str)]) -> String {
 }
 
 fn quote_value(value: &str) -> String {
-    let needs_quotes = value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
+    let needs_quotes = value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control() || is_format_mark(c));
     if !needs_quotes {
         return value.to_owned();
     }
@@ -55,7 +55,7 @@ fn quote_value(value: &str) -> String {
         match c {
             '"' => quoted.push_str("\\\""),
             '\\' => quoted.push_str("\\\\"),
-            c if c.is_control() => {
+            c if c.is_control() || is_format_mark(c) => {
                 let _ = write!(quoted, "\\u{{{:x}}}", c as u32);
             }
             c => quoted.push(c),
@@ -63,6 +63,12 @@ fn quote_value(value: &str) -> String {
     }
     quoted.push('"');
     quoted
+}
+
+/// Unicode bidirectional controls and the line and paragraph separators, which a log
+/// viewer may render as a line break or reordered text; the daemon escapes the same set.
+fn is_format_mark(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{061c}')
 }
 
 #[cfg(test)]
@@ -73,6 +79,12 @@ mod tests {
     fn event_quotes_reason_with_spaces() {
         let line = format_event("module_failed", &[("user", "alice"), ("reason", "connect to /run/x: No such file")]);
         assert_eq!(line, r#"event=module_failed user=alice reason="connect to /run/x: No such file""#);
+    }
+
+    #[test]
+    fn event_escapes_line_separator_and_bidi() {
+        let line = format_event("module_failed", &[("user", "a\u{2028}b\u{202e}")]);
+        assert_eq!(line, r#"event=module_failed user="a\u{2028}b\u{202e}""#);
     }
 
     #[test]
