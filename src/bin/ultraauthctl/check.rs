@@ -95,7 +95,7 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
 }
 
 /// Each configured flow (`None` for auto) with the services (`other` for the fallback)
-/// that run it, in order of first use.
+/// that run it, in order of first use. Disabled services run no flow and are left out.
 type FlowServices = Vec<(Option<Flow>, Vec<String>)>;
 
 fn configured_flows(config: &Config) -> FlowServices {
@@ -108,10 +108,10 @@ fn configured_flows(config: &Config) -> FlowServices {
     };
 
     let policies = &config.policies;
-    if !policies.by_service.contains_key("other") {
+    if !policies.by_service.contains_key("other") && policies.fallback.enabled {
         add("other", policies.fallback.flow);
     }
-    let mut services: Vec<_> = policies.by_service.iter().collect();
+    let mut services: Vec<_> = policies.by_service.iter().filter(|(_, policy)| policy.enabled).collect();
     services.sort_by(|(a, _), (b, _)| a.cmp(b));
     for (service, policy) in services {
         add(service, policy.flow);
