@@ -197,20 +197,34 @@ fn ctl_admin_request_needs_admin_user() {
     assert!(daemon.log.wait_for("event=admin_rejected").contains("uid=65534"));
 }
 
+/// Runs `ultraauthctl --json check` on `config` and returns its exit code and report.
+fn check_report(config: &Path) -> (Option<i32>, serde_json::Value) {
+    let output = Command::new(ctl_path()).arg("--config").arg(config).args(["--json", "check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{err}: {stdout}"));
+    (output.status.code(), report)
+}
+
 #[test]
 fn ctl_check_lists_provider_flows() {
     let provider = TestProvider::start(&[]);
-    let daemon = Daemon::start(&daemon_path(), &provider.issuer, "", &[]);
+    let daemon = Daemon::start(&daemon_path(), &provider.issuer, "\n[services.sudo]\nflow = \"push\"\n", &[]);
 
-    let output = Command::new(ctl_path()).arg("--config").arg(&daemon.config).args(["--json", "check"]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{err}: {stdout}"));
+    let (code, report) = check_report(&daemon.config);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["discovery"]["flows_offered"], serde_json::json!(["device", "code", "push"]), "{report}");
+    assert_eq!(report["configured_flows"][0]["flow"], "auto", "{report}");
+    assert_eq!(report["configured_flows"][0]["services"], serde_json::json!(["other"]), "{report}");
+    assert_eq!(report["configured_flows"][1]["flow"], "push", "{report}");
+    assert_eq!(report["configured_flows"][1]["served"], true, "{report}");
+    assert!(report["accepted_algorithms"].as_array().unwrap().iter().any(|alg| alg == "RS256"), "{report}");
 
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
-    assert_eq!(report["discovery"]["flows_offered"][0], "device");
-    assert_eq!(report["configured_flows"][0]["flow"], "device");
-    assert_eq!(report["configured_flows"][0]["served"], true);
-    assert!(report["accepted_algorithms"].as_array().unwrap().iter().any(|alg| alg == "RS256"), "{stdout}");
+    // The code flow needs [web], which this configuration lacks.
+    std::fs::write(&daemon.config, config_text(&provider.issuer, daemon.dir.path(), "\n[services.jupyterhub]\nflow = \"code\"\n")).unwrap();
+    let (code, report) = check_report(&daemon.config);
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["configured_flows"][1]["served"], false, "{report}");
+    assert!(report["problems"][0].as_str().unwrap().contains("[web]"), "{report}");
 }
 
 #[test]
