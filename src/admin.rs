@@ -61,8 +61,8 @@ pub async fn serve_admin(daemon: &Daemon, uid: u32, request: Result<AdminRequest
 
 fn answer(daemon: &Daemon, uid: &str, request: AdminRequest) -> AdminReply {
     match request {
-        AdminRequest::GetStatus => AdminReply::Status(status(daemon)),
-        AdminRequest::ListSessions => {
+        AdminRequest::GetStatus {} => AdminReply::Status(status(daemon)),
+        AdminRequest::ListSessions {} => {
             let sessions = daemon
                 .sessions
                 .list()

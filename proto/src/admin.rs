@@ -7,14 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Requests from `ultraauthctl` to the daemon.
+/// Requests from `ultraauthctl` to the daemon. Requests without fields are empty struct
+/// variants, because serde ignores extra fields after the tag of a unit variant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AdminRequest {
     /// Asks for the daemon's state: version, uptime, pending logins, live sessions.
-    GetStatus,
+    GetStatus {},
     /// Asks for every live verified session.
-    ListSessions,
+    ListSessions {},
     /// Ends every verified session of `user`, so the user's next login runs a flow.
     RevokeSessions { user: String },
 }
@@ -75,7 +76,7 @@ mod tests {
 
     #[test]
     fn admin_types_match_serialized_tags() {
-        let requests = [AdminRequest::GetStatus, AdminRequest::ListSessions, AdminRequest::RevokeSessions { user: "alice".into() }];
+        let requests = [AdminRequest::GetStatus {}, AdminRequest::ListSessions {}, AdminRequest::RevokeSessions { user: "alice".into() }];
         for request in requests {
             let json = serde_json::to_value(&request).unwrap();
             let tag = json["type"].as_str().unwrap();
@@ -96,6 +97,13 @@ mod tests {
     fn revoke_request_json_shape() {
         let json = serde_json::to_string(&AdminRequest::RevokeSessions { user: "alice".into() }).unwrap();
         assert_eq!(json, r#"{"type":"revoke_sessions","user":"alice"}"#);
+    }
+
+    #[test]
+    fn status_request_json_shape() {
+        assert_eq!(serde_json::to_string(&AdminRequest::GetStatus {}).unwrap(), r#"{"type":"get_status"}"#);
+        let parsed: AdminRequest = serde_json::from_str(r#"{"type":"list_sessions"}"#).unwrap();
+        assert_eq!(parsed, AdminRequest::ListSessions {});
     }
 
     #[test]

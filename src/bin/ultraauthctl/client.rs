@@ -57,7 +57,7 @@ fn unexpected(reply: &AdminReply) -> String {
 }
 
 pub fn status(socket: &Path, json: bool) -> Exit {
-    let status = match request(socket, &AdminRequest::GetStatus) {
+    let status = match request(socket, &AdminRequest::GetStatus {}) {
         Ok(AdminReply::Status(status)) => status,
         Ok(other) => return fail(json, &unexpected(&other)),
         Err(err) => {
@@ -92,7 +92,7 @@ fn status_json(socket: &Path, status: &DaemonStatus) -> serde_json::Value {
 }
 
 pub fn sessions(socket: &Path, json: bool) -> Exit {
-    let sessions = match request(socket, &AdminRequest::ListSessions) {
+    let sessions = match request(socket, &AdminRequest::ListSessions {}) {
         Ok(AdminReply::Sessions { sessions }) => sessions,
         Ok(other) => return fail(json, &unexpected(&other)),
         Err(err) => return fail(json, &err),
