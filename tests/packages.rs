@@ -118,7 +118,7 @@ fn assert_installed_files() {
     for page in ["man8/pam_ultraauth.8.gz", "man8/ultraauthd.8.gz", "man8/ultraauthctl.8.gz", "man5/ultraauthd.toml.5.gz"] {
         assert!(Path::new("/usr/share/man").join(page).exists(), "man page {page} is missing");
     }
-    for doc in ["README.md", "logging.md", "examples/pam.d/sshd-ultraauth"] {
+    for doc in ["README.md", "logging.md", "examples/pam.d/sshd-ultraauth", "examples/jupyterhub/jupyterhub_config.py"] {
         assert!(Path::new("/usr/share/doc/ultraauth").join(doc).exists(), "doc {doc} is missing");
     }
 
