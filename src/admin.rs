@@ -67,7 +67,14 @@ fn answer(daemon: &Daemon, uid: &str, request: AdminRequest) -> AdminReply {
                 .sessions
                 .list()
                 .into_iter()
-                .map(|(key, left)| SessionInfo { user: key.user, service: key.service, rhost: key.rhost, expires_in_secs: left.as_secs() })
+                .map(|(key, left)| SessionInfo {
+                    user: key.user,
+                    service: key.service,
+                    rhost: key.rhost,
+                    tty: key.tty,
+                    caller_uid: key.caller_uid,
+                    expires_in_secs: left.as_secs(),
+                })
                 .collect();
             AdminReply::Sessions { sessions }
         }

@@ -77,7 +77,7 @@ impl VerifiedSessions {
             .filter(|(_, expires_at)| now < **expires_at)
             .map(|(key, expires_at)| (key.clone(), expires_at.duration_since(now)))
             .collect();
-        live.sort_by(|(a, _), (b, _)| (&a.user, &a.service, &a.rhost).cmp(&(&b.user, &b.service, &b.rhost)));
+        live.sort_by(|(a, _), (b, _)| (&a.user, &a.service, &a.rhost, &a.tty).cmp(&(&b.user, &b.service, &b.rhost, &b.tty)));
         live
     }
 

@@ -18,9 +18,12 @@ fn services_for(socket: &Path) -> PamServices {
     PamServices::new(SERVICE, &format!("socket={} timeout=60", socket.display()))
 }
 
-/// Runs one PAM login that alice approves at the provider.
+/// A verified session is bound to the login's source, so the logins here come from a host.
+const FROM_HOST: [&str; 2] = ["--rhost", "192.0.2.10"];
+
+/// Runs one PAM login from [`FROM_HOST`] that `user` approves at the provider.
 fn approved_login(provider: &TestProvider, services: &PamServices, user: &str) -> String {
-    let mut login = PamLogin::start(services, SERVICE, user);
+    let mut login = PamLogin::start_client(services, SERVICE, user, &FROM_HOST);
     let code = login.wait_for_user_code();
     provider.approve_device(&code, user, false);
     login.press_enter();
@@ -86,7 +89,7 @@ fn reload_applies_service_lifetime_and_keeps_sessions() {
     assert!(!log.contains("event=reload_incomplete"), "{log}");
 
     // alice's session from before the reload still covers her next login.
-    let (status, output) = PamLogin::start(&services, SERVICE, "alice").finish();
+    let (status, output) = PamLogin::start_client(&services, SERVICE, "alice", &FROM_HOST).finish();
     assert!(status.success(), "{output}");
     assert!(!output.contains("press Enter"), "alice was asked again after the reload:\n{output}");
     assert_eq!(provider.device_authorizations(), 1);
@@ -163,12 +166,13 @@ fn ctl_revoke_ends_session() {
     let (code, revoked) = ctl_json(&daemon.socket, &["sessions", "revoke", "alice"]);
     assert_eq!(code, 0, "{revoked}");
     assert_eq!(revoked["revoked"], 1);
-    assert!(daemon.log.text().contains("event=sessions_revoked user=alice count=1 uid=0"), "{}", daemon.log.text());
+    let log = daemon.log.wait_for("event=sessions_revoked");
+    assert!(log.contains("event=sessions_revoked user=alice count=1 uid=0"), "{log}");
 
     // Without the session alice's next login runs a new flow.
-    let login = PamLogin::start(&services, SERVICE, "alice");
+    let login = PamLogin::start_client(&services, SERVICE, "alice", &FROM_HOST);
     login.wait_for_user_code();
-    assert_eq!(provider.device_authorizations(), 2);
+    common::wait_until("a second device authorization", || provider.device_authorizations() == 2);
 }
 
 #[test]
@@ -199,7 +203,8 @@ fn ctl_admin_request_needs_admin_user() {
 
 /// Runs `ultraauthctl --json check` on `config` and returns its exit code and report.
 fn check_report(config: &Path) -> (Option<i32>, serde_json::Value) {
-    let output = Command::new(ctl_path()).arg("--config").arg(config).args(["--json", "check"]).output().unwrap();
+    // The files belong to root here, as the daemon runs as root in these tests.
+    let output = Command::new(ctl_path()).arg("--config").arg(config).args(["--user", "root", "--json", "check"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{err}: {stdout}"));
     (output.status.code(), report)
@@ -233,7 +238,7 @@ fn ctl_check_invalid_config_exits_2() {
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, "[provider]\nissuer = \"http://idp.example.com/op\"\nclient_id = \"x\"\n").unwrap();
 
-    let output = Command::new(ctl_path()).arg("--config").arg(&config).arg("check").output().unwrap();
+    let output = Command::new(ctl_path()).arg("--config").arg(&config).args(["--user", "root", "check"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("bad.toml:2"), "{stderr}");
@@ -264,8 +269,11 @@ fn ctl_login_from_terminal() {
 
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", daemon.log.text());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{rest}\n{}", daemon.log.text());
     assert!(stdout.contains("alice: approved"), "{stdout}");
     assert!(prompt.contains("UltraAuth verification for alice"), "{prompt}");
-    assert!(daemon.log.text().contains("event=login_approved user=alice service=ultraauthctl"), "{}", daemon.log.text());
+    let log = daemon.log.wait_for("event=login_approved");
+    assert!(log.contains("event=login_approved user=alice service=ultraauthctl"), "{log}");
 }

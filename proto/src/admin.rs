@@ -65,6 +65,10 @@ pub struct SessionInfo {
     pub service: String,
     /// The remote host; empty for a local login.
     pub rhost: String,
+    /// The terminal of a local login; empty for a remote one.
+    pub tty: String,
+    /// The uid of the PAM application that started the session (sshd runs as root).
+    pub caller_uid: u32,
     /// Seconds until the session ends.
     pub expires_in_secs: u64,
 }

@@ -111,10 +111,11 @@ fn print_sessions(sessions: &[SessionInfo]) {
         println!("no live verified sessions");
         return;
     }
-    println!("{:<20} {:<16} {:<24} {:>10}", "USER", "SERVICE", "RHOST", "EXPIRES IN");
+    println!("{:<20} {:<16} {:<24} {:>10}", "USER", "SERVICE", "FROM", "EXPIRES IN");
     for session in sessions {
-        let rhost = if session.rhost.is_empty() { "-" } else { session.rhost.as_str() };
-        println!("{:<20} {:<16} {:<24} {:>10}", session.user, session.service, rhost, format_duration(session.expires_in_secs));
+        // A session is bound to the remote host, or for a local login to the terminal.
+        let source = if session.rhost.is_empty() { format!("tty {}", session.tty) } else { session.rhost.clone() };
+        println!("{:<20} {:<16} {:<24} {:>10}", session.user, session.service, source, format_duration(session.expires_in_secs));
     }
 }
 
