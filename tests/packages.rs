@@ -27,9 +27,13 @@ const INSTALLED_CONFIG: &str = "/etc/ultraauth/ultraauthd.toml";
 const INSTALLED_UNIT: &str = "/usr/lib/systemd/system/ultraauthd.service";
 const INSTALLED_PROFILE: &str = "/usr/share/pam-configs/ultraauth";
 
-/// Returns the newest file in `dir` whose name ends with `suffix`.
+/// Returns the newest file in `dir` under the target directory whose name ends with
+/// `suffix`. The target directory is the one this test binary was built in
+/// (target/debug/deps/packages-HASH), so CARGO_TARGET_DIR is honoured as cargo-deb does.
 fn newest_package(dir: &str, suffix: &str) -> PathBuf {
-    let dir = repo_root().join("target").join(dir);
+    let exe = std::env::current_exe().expect("test binary path");
+    let target = exe.ancestors().nth(3).expect("target directory");
+    let dir = target.join(dir);
     let found = std::fs::read_dir(&dir).ok().into_iter().flatten().filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.to_string_lossy().ends_with(suffix));
     let newest = found.max_by_key(|path| std::fs::metadata(path).and_then(|metadata| metadata.modified()).ok());
     newest.unwrap_or_else(|| panic!("no *{suffix} in {}: run `bash packaging/build-packages.sh` first (tests/run.sh does it)", dir.display()))
@@ -153,14 +157,25 @@ fn login_through_installed_module() {
     login.press_enter();
     let (status, output) = login.finish();
     assert!(status.success(), "login through the installed module failed:\n{output}\ndaemon:\n{}", daemon.log.text());
-    assert!(daemon.log.text().contains("event=login_approved user=alice"), "{}", daemon.log.text());
+    let log = daemon.log.wait_for("event=login_approved");
+    assert!(log.contains("event=login_approved user=alice"), "{log}");
 
     let status = run(INSTALLED_CTL, &["--socket", daemon.socket.to_str().unwrap(), "--json", "status"]);
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(status["live_sessions"], 1, "{status}");
+    assert_eq!(status["running"], true, "{status}");
+    assert_eq!(status["pending_logins"], 0, "{status}");
 
+    // As root, check reads the files as the daemon's user, which owns the secret.
     let check = Command::new(INSTALLED_CTL).arg("--config").arg(&daemon.config).arg("check").output().unwrap();
     assert!(check.status.success(), "ultraauthctl check failed:\n{}", text(&check));
+    assert!(text(&check).contains("read as user ultraauth"), "{}", text(&check));
+
+    // A secret the daemon's user cannot read is the error the service would hit.
+    let secret = daemon.dir.path().join("client_secret");
+    std::os::unix::fs::chown(&secret, Some(0), Some(0)).unwrap();
+    let check = Command::new(INSTALLED_CTL).arg("--config").arg(&daemon.config).arg("check").output().unwrap();
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check));
+    assert!(text(&check).contains("Permission denied"), "{}", text(&check));
 }
 
 #[test]

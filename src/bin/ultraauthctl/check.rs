@@ -28,6 +28,8 @@ const DAEMON_FLOWS: &[Flow] = &[Flow::Device, Flow::Code, Flow::Push];
 #[derive(Serialize)]
 struct Report {
     config: String,
+    /// The user the files were read as.
+    checked_as: String,
     issuer: String,
     discovery: Option<Discovery>,
     /// Each flow the configuration can run, with the services that run it.
@@ -53,7 +55,44 @@ struct ConfiguredFlow {
     served: bool,
 }
 
-pub fn run(config_path: &Path, json: bool) -> Exit {
+/// The system user the packages create for the daemon.
+const DAEMON_USER: &str = "ultraauth";
+
+/// Returns the daemon's user when this process runs as root and that user exists, so
+/// that `check` reads the configuration and the client secret as the service does.
+pub fn default_user() -> Option<String> {
+    let is_root = nix::unistd::geteuid().is_root();
+    let exists = matches!(nix::unistd::User::from_name(DAEMON_USER), Ok(Some(_)));
+    (is_root && exists).then(|| DAEMON_USER.to_owned())
+}
+
+/// Switches this process to `name` for good: supplementary groups, group, then user.
+fn become_user(name: &str) -> Result<(), String> {
+    use nix::unistd::{User, setgroups, setresgid, setresuid};
+
+    let user = match User::from_name(name) {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(format!("user {name:?} does not exist; pass --user with an existing user")),
+        Err(err) => return Err(format!("looking up user {name:?} failed: {err}")),
+    };
+    if user.uid == nix::unistd::geteuid() {
+        return Ok(());
+    }
+    let failed = |err| format!("switching to user {name:?} failed: {err}; run check as root or as {name:?}");
+    setgroups(&[user.gid]).map_err(failed)?;
+    setresgid(user.gid, user.gid, user.gid).map_err(failed)?;
+    setresuid(user.uid, user.uid, user.uid).map_err(failed)
+}
+
+/// Runs the check as `user` (see [`default_user`]), or as the current user when `None`.
+pub fn run(config_path: &Path, user: Option<&str>, json: bool) -> Exit {
+    if let Some(name) = user {
+        if let Err(err) = become_user(name) {
+            print_error(json, &err);
+            return Exit::Usage;
+        }
+    }
+
     let config = match load_config(config_path) {
         Ok(config) => config,
         Err(err) => {
@@ -62,8 +101,11 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
         }
     };
 
+    let uid = nix::unistd::geteuid();
+    let checked_as = nix::unistd::User::from_uid(uid).ok().flatten().map(|user| user.name).unwrap_or_else(|| uid.to_string());
     let mut report = Report {
         config: config_path.display().to_string(),
+        checked_as,
         issuer: config.provider.issuer.clone(),
         discovery: None,
         configured_flows: Vec::new(),
@@ -217,7 +259,7 @@ fn configured_name(flow: Option<Flow>) -> &'static str {
 }
 
 fn print_report(report: &Report) {
-    println!("configuration {}: valid", report.config);
+    println!("configuration {}: valid (read as user {})", report.config, report.checked_as);
     println!("provider {}", report.issuer);
     if let Some(discovery) = &report.discovery {
         println!("  discovery:           reachable");
@@ -266,7 +308,7 @@ mod tests {
     }
 
     fn empty_report() -> Report {
-        Report { config: String::new(), issuer: String::new(), discovery: None, configured_flows: Vec::new(), accepted_algorithms: Vec::new(), problems: Vec::new() }
+        Report { config: String::new(), checked_as: String::new(), issuer: String::new(), discovery: None, configured_flows: Vec::new(), accepted_algorithms: Vec::new(), problems: Vec::new() }
     }
 
     fn flow_for(flow: Option<Flow>, services: &[&str]) -> FlowServices {

@@ -26,6 +26,8 @@ Commands:
 
 Options:
   --config PATH       configuration file (default /etc/ultraauth/ultraauthd.toml)
+  --user NAME         user that check reads the files as (default: the daemon's
+                      user ultraauth when run as root and that user exists)
   --socket PATH       daemon socket (default: socket.path from the configuration)
   --json              print one JSON document on stdout, for scripts
   -h, --help          show this help
@@ -59,6 +61,8 @@ enum Command {
 struct Options {
     config: PathBuf,
     socket: Option<PathBuf>,
+    /// `--user`; `None` means the default of [`check::default_user`].
+    check_user: Option<String>,
     json: bool,
     command: Command,
 }
@@ -66,6 +70,7 @@ struct Options {
 fn parse_options(args: Vec<String>) -> Result<Options, String> {
     let mut config = PathBuf::from(DEFAULT_CONFIG_PATH);
     let mut socket = None;
+    let mut check_user = None;
     let mut json = false;
     let mut login = login::LoginOptions { user: String::new(), service: "ultraauthctl".into(), rhost: None, flow: None, timeout_secs: DEFAULT_TIMEOUT_SECS };
     let mut words = Vec::new();
@@ -76,6 +81,7 @@ fn parse_options(args: Vec<String>) -> Result<Options, String> {
         match arg.as_str() {
             "--config" => config = PathBuf::from(value("--config")?),
             "--socket" => socket = Some(PathBuf::from(value("--socket")?)),
+            "--user" => check_user = Some(value("--user")?),
             "--json" => json = true,
             "--service" => login.service = value("--service")?,
             "--rhost" => login.rhost = Some(value("--rhost")?),
@@ -107,7 +113,7 @@ fn parse_options(args: Vec<String>) -> Result<Options, String> {
         [] => return Err("a command is missing".into()),
         other => return Err(format!("unknown command {:?}", other.join(" "))),
     };
-    Ok(Options { config, socket, json, command })
+    Ok(Options { config, socket, check_user, json, command })
 }
 
 fn parse_flow(name: &str) -> Result<Option<Flow>, String> {
@@ -137,7 +143,10 @@ fn main() -> ExitCode {
     };
 
     let exit = match options.command {
-        Command::Check => check::run(&options.config, options.json),
+        Command::Check => {
+            let user = options.check_user.or_else(check::default_user);
+            check::run(&options.config, user.as_deref(), options.json)
+        }
         command => {
             let socket = client::socket_path(options.socket, &options.config);
             match command {
