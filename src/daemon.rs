@@ -41,8 +41,8 @@ pub struct Daemon {
     pub admin: AdminState,
     /// This machine's name, shown in prompts so users can tell whose login they approve.
     pub hostname: String,
-    /// Assurance and failure mode per PAM service.
-    pub security: SecurityPolicies,
+    /// Assurance and failure mode per PAM service; replaced on SIGHUP.
+    pub security: Swappable<SecurityPolicies>,
     /// Local user to provider `sub`, recorded at first use.
     pub bindings: SubBindings,
     /// The assurance claims behind each live one-time code.
@@ -84,7 +84,7 @@ impl Daemon {
             pending: PendingLogins::default(),
             admin: AdminState::new(config.admin_uids, config.socket_path),
             hostname,
-            security: config.security,
+            security: Swappable::new(config.security),
             bindings,
             code_assurance,
         })

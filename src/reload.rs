@@ -3,10 +3,11 @@
 //! go on.
 //!
 //! Swapped at reload: `socket.allowed_users`, `socket.admin_users`, `[mapping]`,
-//! `[sessions]`, `[login]` and `[services.*]`. `[provider]`, `[web]`, `[push]` and
-//! `socket.path` take effect at the next restart, because pending logins use the
-//! provider and the listeners stay bound; the reload logs which of them changed. An
-//! invalid file keeps the running configuration and logs the error.
+//! `[sessions]`, `[login]`, `[assurance]` and `[services.*]`. `[provider]`, `[web]`,
+//! `[push]`, `socket.path` and `mapping.bindings_file` take effect at the next restart,
+//! because pending logins use the provider, the listeners stay bound and the bindings
+//! are read at start; the reload logs which of them changed. An invalid file keeps the
+//! running configuration and logs the error.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -60,11 +61,16 @@ impl Daemon {
         if config.socket_path != self.admin.socket_path {
             needs_restart.push("socket.path");
         }
+        // The bindings file is read at start; the rest of [mapping] is swapped below.
+        if config.mapping.bindings_file != self.mapping.load().bindings_file {
+            needs_restart.push("mapping.bindings_file");
+        }
 
         self.allowed_uids.store(config.allowed_uids);
         self.admin.admin_uids.store(config.admin_uids);
         self.mapping.store(config.mapping);
         self.policies.store(config.policies);
+        self.security.store(config.security);
         self.admin.count_reload();
         needs_restart
     }

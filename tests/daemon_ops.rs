@@ -106,6 +106,28 @@ fn reload_applies_service_lifetime_and_keeps_sessions() {
 }
 
 #[test]
+fn reload_applies_assurance_policy() {
+    let provider = TestProvider::start(&[]);
+    let daemon = Daemon::start(&daemon_path(), &provider.issuer, "", &[]);
+    let services = services_for(&daemon.socket);
+    approved_login(&provider, &services, "alice");
+
+    // The test provider reports amr ["fpt"] by default, which no longer suffices.
+    let policy = format!("\n[services.{SERVICE}]\nrequire_amr = [\"face\"]\n");
+    std::fs::write(&daemon.config, config_text(&provider.issuer, daemon.dir.path(), &policy)).unwrap();
+    daemon.reload("event=config_reloaded");
+
+    let mut login = PamLogin::start_client(&services, SERVICE, "bob", &FROM_HOST);
+    let code = login.wait_for_user_code();
+    provider.approve_device(&code, "bob", false);
+    login.press_enter();
+    let (status, output) = login.finish();
+    assert!(!status.success(), "bob passed without the required amr:\n{output}");
+    let log = daemon.log.wait_for("event=login_denied");
+    assert!(log.contains("user=bob"), "{log}");
+}
+
+#[test]
 fn reload_with_invalid_config_keeps_old() {
     let daemon = Daemon::start(&daemon_path(), DEAD_ISSUER, "", &[]);
     std::fs::write(&daemon.config, "[provider]\nissuer = \"http://127.0.0.1:9/op\"\nclient_id = \"ultraauth-test\"\nno_such_key = 1\n").unwrap();
