@@ -27,9 +27,13 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Opens the syslog connection; without a syslog daemon the lines go to stderr only.
+    ///
+    /// Under systemd, stderr is the journal ($JOURNAL_STREAM is set) and syslog lines
+    /// reach the journal too, so the stderr copy is left out while syslog is connected.
     pub fn open(use_syslog: bool, stderr: bool) -> Self {
         let syslog = use_syslog.then(connect_syslog).flatten().map(Mutex::new);
-        AuditLog { syslog, stderr }
+        let stderr_is_journal = std::env::var_os("JOURNAL_STREAM").is_some();
+        AuditLog { stderr: stderr && !(syslog.is_some() && stderr_is_journal), syslog }
     }
 
     /// A log that writes only to stderr, for tests and `--no-syslog`.
@@ -37,9 +41,10 @@ impl AuditLog {
         AuditLog { syslog: None, stderr: true }
     }
 
-    /// Writes one event: `event=NAME key=value ...`.
+    /// Writes one event: `event=NAME key=value ...`, with the verdict fields completed
+    /// by [`verdict_fields`].
     pub fn event(&self, level: Level, event: &str, fields: &[(&str, &str)]) {
-        let line = format_event(event, fields);
+        let line = format_event(event, &verdict_fields(event, fields));
 
         if self.stderr {
             // One write per line, so lines from concurrent logins never interleave.
@@ -85,6 +90,27 @@ fn level_name(level: Level) -> &'static str {
         Level::Notice => "notice",
         Level::Info => "info",
     }
+}
+
+/// Prefix of the events that end a login with a verdict: login_approved, login_denied,
+/// login_timed_out, login_unavailable.
+const VERDICT_PREFIX: &str = "login_";
+
+/// Returns `fields` with `flow` and `result` added to verdict events that lack them, so
+/// every verdict line has user, service, rhost, flow, result and reason. `result` is the
+/// event name without `login_`; a missing `flow` is `-` (no flow ran).
+pub fn verdict_fields<'a>(event: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut completed = fields.to_vec();
+    let Some(result) = event.strip_prefix(VERDICT_PREFIX) else { return completed };
+
+    let has = |key: &str| fields.iter().any(|(name, _)| *name == key);
+    if !has("flow") {
+        completed.push(("flow", "-"));
+    }
+    if !has("result") {
+        completed.push(("result", result));
+    }
+    completed
 }
 
 /// Formats `event=NAME key=value ...`, quoting values with spaces or quotes and escaping
@@ -139,6 +165,25 @@ mod tests {
     fn event_escapes_line_separator_and_bidi() {
         let line = format_event("x", &[("user", "a\u{2028}b\u{202e}")]);
         assert_eq!(line, r#"event=x user="a\u{2028}b\u{202e}""#);
+    }
+
+    #[test]
+    fn verdict_event_gets_flow_and_result() {
+        let fields = verdict_fields("login_unavailable", &[("user", "alice"), ("reason", "no conversation")]);
+        let line = format_event("login_unavailable", &fields);
+        assert_eq!(line, r#"event=login_unavailable user=alice reason="no conversation" flow=- result=unavailable"#);
+    }
+
+    #[test]
+    fn verdict_event_keeps_given_flow() {
+        let fields = verdict_fields("login_timed_out", &[("flow", "device")]);
+        assert_eq!(fields, vec![("flow", "device"), ("result", "timed_out")]);
+    }
+
+    #[test]
+    fn other_events_get_no_result() {
+        let fields = verdict_fields("flow_started", &[("flow", "device")]);
+        assert_eq!(fields, vec![("flow", "device")]);
     }
 
     #[test]

@@ -123,11 +123,14 @@ pub struct RawSocket {
     pub path: PathBuf,
     #[serde(default = "default_allowed_users")]
     pub allowed_users: Vec<String>,
+    /// Local users whose `ultraauthctl` may send admin requests (status, sessions).
+    #[serde(default = "default_allowed_users")]
+    pub admin_users: Vec<String>,
 }
 
 impl Default for RawSocket {
     fn default() -> Self {
-        RawSocket { path: default_socket_path(), allowed_users: default_allowed_users() }
+        RawSocket { path: default_socket_path(), allowed_users: default_allowed_users(), admin_users: default_allowed_users() }
     }
 }
 
@@ -221,6 +224,8 @@ pub struct Config {
     pub socket_path: PathBuf,
     /// Uids allowed to connect, resolved from `socket.allowed_users` at start.
     pub allowed_uids: Vec<u32>,
+    /// Uids allowed to send admin requests, resolved from `socket.admin_users` at start.
+    pub admin_uids: Vec<u32>,
     pub mapping: MappingConfig,
     /// What each PAM service gets: flow, session lifetime, wait limit.
     pub policies: ServicePolicies,
@@ -231,7 +236,7 @@ pub struct Config {
 }
 
 /// The browser-callback listener and its one-time codes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebConfig {
     pub listen: std::net::SocketAddr,
     /// Base URL the browser sees, without a trailing slash; the redirect_uri is
@@ -250,13 +255,13 @@ impl WebConfig {
 }
 
 /// CIBA settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PushConfig {
     /// login_hint template; `{user}` is replaced by the PAM user.
     pub login_hint: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct ProviderConfig {
     pub issuer: String,
     pub client_id: String,
@@ -273,7 +278,7 @@ pub struct ProviderConfig {
 }
 
 /// Endpoints the admin set by hand; each replaces the one from discovery.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EndpointOverrides {
     pub authorization_endpoint: Option<String>,
     pub token_endpoint: Option<String>,

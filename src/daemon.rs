@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::admin::AdminState;
 use crate::assurance::codes::CodeAssurance;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
@@ -12,7 +13,9 @@ use crate::login::shared::SharedFlows;
 use crate::mapping::bindings::SubBindings;
 use crate::one_time_codes::OneTimeCodes;
 use crate::rate_limit::LogRateLimit;
+use crate::pending::PendingLogins;
 use crate::provider::Provider;
+use crate::reload::Swappable;
 use crate::sessions::VerifiedSessions;
 
 pub struct Daemon {
@@ -20,9 +23,10 @@ pub struct Daemon {
     pub sessions: VerifiedSessions,
     pub audit: AuditLog,
     pub clock: Arc<dyn Clock>,
-    pub mapping: MappingConfig,
-    pub allowed_uids: Vec<u32>,
-    pub policies: ServicePolicies,
+    /// Replaced on SIGHUP, like `allowed_uids` and `policies` (src/reload.rs).
+    pub mapping: Swappable<MappingConfig>,
+    pub allowed_uids: Swappable<Vec<u32>>,
+    pub policies: Swappable<ServicePolicies>,
     /// The browser-callback listener's settings; `None` turns the code flow off.
     pub web: Option<WebConfig>,
     pub push: PushConfig,
@@ -32,10 +36,13 @@ pub struct Daemon {
     pub shared_flows: Arc<SharedFlows>,
     /// Limits `peer_rejected` lines per uid.
     pub rejections: LogRateLimit,
+    /// Logins in progress, for `ultraauthctl status`.
+    pub pending: PendingLogins,
+    pub admin: AdminState,
     /// This machine's name, shown in prompts so users can tell whose login they approve.
     pub hostname: String,
-    /// Assurance and failure mode per PAM service.
-    pub security: SecurityPolicies,
+    /// Assurance and failure mode per PAM service; replaced on SIGHUP.
+    pub security: Swappable<SecurityPolicies>,
     /// Local user to provider `sub`, recorded at first use.
     pub bindings: SubBindings,
     /// The assurance claims behind each live one-time code.
@@ -65,17 +72,19 @@ impl Daemon {
             sessions,
             audit,
             clock,
-            mapping: config.mapping,
-            allowed_uids: config.allowed_uids,
-            policies: config.policies,
+            mapping: Swappable::new(config.mapping),
+            allowed_uids: Swappable::new(config.allowed_uids),
+            policies: Swappable::new(config.policies),
             web: config.web,
             push: config.push,
             pending_authorizations,
             one_time_codes,
             shared_flows: Arc::new(SharedFlows::default()),
             rejections,
+            pending: PendingLogins::default(),
+            admin: AdminState::new(config.admin_uids, config.socket_path),
             hostname,
-            security: config.security,
+            security: Swappable::new(config.security),
             bindings,
             code_assurance,
         })

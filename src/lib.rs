@@ -4,6 +4,7 @@
 //! runs the out-of-band flow with the provider, verifies the ID token, maps the
 //! identity to a local user and returns a verdict.
 
+pub mod admin;
 pub mod assurance;
 pub mod audit;
 pub mod clock;
@@ -12,13 +13,16 @@ pub mod daemon;
 pub mod flows;
 pub mod login;
 pub mod mapping;
+pub mod notify;
 pub mod one_time_codes;
+pub mod pending;
 pub mod permissions;
 pub mod prompt;
 pub mod provider;
 pub mod qr;
 pub mod random;
 pub mod rate_limit;
+pub mod reload;
 pub mod secret;
 pub mod server;
 pub mod sessions;

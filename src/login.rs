@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::UnixStream;
 use tokio::time::Instant;
-use ultraauth_proto::{DaemonReply, Flow, LoginRequest, ModuleRequest, Outcome};
+use ultraauth_proto::{DaemonReply, Flow, FrameError, LoginRequest, ModuleRequest, Outcome};
 
 use crate::audit::Level;
 use crate::config::{NoConversation, ServicePolicy};
@@ -25,7 +24,7 @@ use shared::RunningFlow;
 use verdict::Verdict;
 
 /// Time the module has to send BeginLogin after connecting.
-const BEGIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BEGIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Seconds kept back from the module's wait limit, so the daemon's verdict arrives first.
 const MODULE_MARGIN_SECS: u64 = 2;
@@ -33,11 +32,9 @@ const MODULE_MARGIN_SECS: u64 = 2;
 /// Maximum length of user, service, remote host or tty from the module, in bytes.
 const MAX_ITEM_LEN: usize = 256;
 
-/// Serves one connection from the PAM module.
-pub async fn serve_connection(daemon: &Arc<Daemon>, stream: UnixStream, caller_uid: u32) {
-    let (mut reader, mut writer) = stream.into_split();
-
-    let request = match read_request(&mut reader, Instant::now() + BEGIN_TIMEOUT).await {
+/// Serves one connection from the PAM module, whose first message the server has read.
+pub async fn serve_connection(daemon: &Arc<Daemon>, first: Result<ModuleRequest, FrameError>, mut reader: OwnedReadHalf, mut writer: OwnedWriteHalf, caller_uid: u32) {
+    let request = match first {
         Ok(ModuleRequest::BeginLogin(request)) => request,
         // Only the message type is logged: an early answer_prompt may hold a password.
         Ok(ModuleRequest::AnswerPrompt { .. }) => {
@@ -80,7 +77,7 @@ fn check_request(request: &LoginRequest) -> Result<(), String> {
 struct Login<'a> {
     daemon: &'a Arc<Daemon>,
     request: &'a LoginRequest,
-    policy: &'a ServicePolicy,
+    policy: ServicePolicy,
     rhost: String,
     caller_uid: u32,
     started: Instant,
@@ -90,7 +87,7 @@ struct Login<'a> {
 impl<'a> Login<'a> {
     fn new(daemon: &'a Arc<Daemon>, request: &'a LoginRequest, caller_uid: u32) -> Self {
         let rhost = request.rhost.clone().unwrap_or_default();
-        let policy = daemon.policies.policy_for(&request.service);
+        let policy = daemon.policies.load().policy_for(&request.service).clone();
         let module_wait = u64::from(request.wait_limit_secs).saturating_sub(MODULE_MARGIN_SECS).max(1);
         let wait = Duration::from_secs(policy.wait_secs.min(module_wait));
         let started = Instant::now();

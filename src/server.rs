@@ -6,12 +6,18 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
+use serde_json::Value;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use ultraauth_proto::FrameError;
+use ultraauth_proto::admin::is_admin_type;
 
+use crate::admin::serve_admin;
 use crate::audit::Level;
 use crate::daemon::Daemon;
-use crate::login::serve_connection;
+use crate::login::{BEGIN_TIMEOUT, serve_connection};
+use crate::socket_io::read_message;
 
 /// Maximum connections served at once; each pending login keeps one open.
 pub const MAX_CONNECTIONS: usize = 20_000;
@@ -73,15 +79,38 @@ pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener) {
 
         let daemon = daemon.clone();
         tokio::spawn(async move {
-            serve_connection(&daemon, stream, caller_uid).await;
+            serve_client(&daemon, caller_uid, stream).await;
             drop(permit);
         });
     }
 }
 
-/// Returns the connecting process's uid (SO_PEERCRED) when `socket.allowed_users`
-/// lists it. Rejections are logged at most once per uid every
-/// [`crate::rate_limit::REJECTION_LOG_INTERVAL`], with the count, so a local user cannot flood the log.
+/// Reads the first frame and hands the connection to the admin side (`ultraauthctl`)
+/// or to the login side (the PAM module), each with its own list of allowed users.
+async fn serve_client(daemon: &Arc<Daemon>, uid: u32, stream: UnixStream) {
+    let (mut reader, mut writer) = stream.into_split();
+    let first: Result<Value, FrameError> = read_message(&mut reader, Instant::now() + BEGIN_TIMEOUT).await;
+
+    match first {
+        Ok(message) if message.get("type").and_then(Value::as_str).is_some_and(is_admin_type) => {
+            let request = serde_json::from_value(message).map_err(|err| err.to_string());
+            serve_admin(daemon, uid, request, &mut writer).await;
+        }
+        first => {
+            if !daemon.allowed_uids.load().contains(&uid) {
+                log_rejection(daemon, uid, None, "uid not in socket.allowed_users");
+                return;
+            }
+            let first = first.and_then(|message| serde_json::from_value(message).map_err(FrameError::InvalidMessage));
+            let _pending = daemon.pending.start();
+            serve_connection(daemon, first, reader, writer, uid).await;
+        }
+    }
+}
+
+/// Returns the connecting process's uid (SO_PEERCRED) when `socket.allowed_users` or
+/// `socket.admin_users` lists it; which requests it may send is checked after its first
+/// frame.
 fn peer_uid_allowed(daemon: &Daemon, stream: &UnixStream) -> Option<u32> {
     let cred = match stream.peer_cred() {
         Ok(cred) => cred,
@@ -90,19 +119,22 @@ fn peer_uid_allowed(daemon: &Daemon, stream: &UnixStream) -> Option<u32> {
             return None;
         }
     };
-    if daemon.allowed_uids.contains(&cred.uid()) {
+    if daemon.allowed_uids.load().contains(&cred.uid()) || daemon.admin.is_admin(cred.uid()) {
         return Some(cred.uid());
     }
 
-    if let Some(suppressed) = daemon.rejections.note(cred.uid()) {
-        let uid = cred.uid().to_string();
-        let pid = cred.pid().map(|pid| pid.to_string()).unwrap_or_else(|| "-".into());
-        let suppressed = suppressed.to_string();
-        daemon.audit.event(
-            Level::Warning,
-            "peer_rejected",
-            &[("uid", &uid), ("pid", &pid), ("suppressed", &suppressed), ("reason", "uid not in socket.allowed_users")],
-        );
-    }
+    log_rejection(daemon, cred.uid(), cred.pid(), "uid not in socket.allowed_users or socket.admin_users");
     None
+}
+
+/// Logs `peer_rejected` at most once per uid every
+/// [`crate::rate_limit::REJECTION_LOG_INTERVAL`], with the count, so a local user cannot
+/// flood the log.
+fn log_rejection(daemon: &Daemon, uid: u32, pid: Option<i32>, reason: &str) {
+    if let Some(suppressed) = daemon.rejections.note(uid) {
+        let uid = uid.to_string();
+        let pid = pid.map(|pid| pid.to_string()).unwrap_or_else(|| "-".into());
+        let suppressed = suppressed.to_string();
+        daemon.audit.event(Level::Warning, "peer_rejected", &[("uid", &uid), ("pid", &pid), ("suppressed", &suppressed), ("reason", reason)]);
+    }
 }

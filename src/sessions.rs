@@ -66,6 +66,35 @@ impl VerifiedSessions {
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         entries.values().filter(|expires_at| now < **expires_at).count()
     }
+
+    /// Returns the live sessions with the time each has left, sorted by user, service
+    /// and remote host.
+    pub fn list(&self) -> Vec<(SessionKey, Duration)> {
+        let now = self.clock.now();
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut live: Vec<(SessionKey, Duration)> = entries
+            .iter()
+            .filter(|(_, expires_at)| now < **expires_at)
+            .map(|(key, expires_at)| (key.clone(), expires_at.duration_since(now)))
+            .collect();
+        live.sort_by(|(a, _), (b, _)| (&a.user, &a.service, &a.rhost, &a.tty).cmp(&(&b.user, &b.service, &b.rhost, &b.tty)));
+        live
+    }
+
+    /// Ends every live session of `user` and returns how many ended.
+    pub fn revoke_user(&self, user: &str) -> usize {
+        let now = self.clock.now();
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut revoked = 0;
+        entries.retain(|key, expires_at| {
+            let live = now < *expires_at;
+            if live && key.user == user {
+                revoked += 1;
+            }
+            live && key.user != user
+        });
+        revoked
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +156,34 @@ mod tests {
         assert!(!sessions.is_verified(&other_service));
         let other_caller = SessionKey { caller_uid: 1000, ..key("alice", "192.0.2.1") };
         assert!(!sessions.is_verified(&other_caller));
+    }
+
+    #[test]
+    fn session_list_skips_expired() {
+        let (clock, sessions) = setup();
+        sessions.record(key("bob", ""), Duration::from_secs(10));
+        sessions.record(key("alice", "192.0.2.1"), LIFETIME);
+        clock.advance(Duration::from_secs(10));
+
+        let live = sessions.list();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].0, key("alice", "192.0.2.1"));
+        assert_eq!(live[0].1, Duration::from_secs(290));
+    }
+
+    #[test]
+    fn session_revoke_ends_only_that_user() {
+        let (clock, sessions) = setup();
+        sessions.record(key("alice", "192.0.2.1"), LIFETIME);
+        sessions.record(key("alice", "192.0.2.2"), LIFETIME);
+        sessions.record(key("alice", ""), Duration::from_secs(1));
+        sessions.record(key("bob", "192.0.2.1"), LIFETIME);
+        clock.advance(Duration::from_secs(1));
+
+        assert_eq!(sessions.revoke_user("alice"), 2);
+        assert!(!sessions.is_verified(&key("alice", "192.0.2.1")));
+        assert!(sessions.is_verified(&key("bob", "192.0.2.1")));
+        assert_eq!(sessions.revoke_user("alice"), 0);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::time::{Instant, timeout_at};
 use zeroize::Zeroizing;
 use ultraauth_proto::frame::HEADER_LEN;
@@ -13,12 +15,17 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reads one request, failing with a timeout error at `deadline`.
 pub async fn read_request<R: AsyncRead + Unpin>(reader: &mut R, deadline: Instant) -> Result<ModuleRequest, FrameError> {
-    timeout_at(deadline, read_request_unbounded(reader))
+    read_message(reader, deadline).await
+}
+
+/// Reads one message of any type, failing with a timeout error at `deadline`.
+pub async fn read_message<R: AsyncRead + Unpin, T: DeserializeOwned>(reader: &mut R, deadline: Instant) -> Result<T, FrameError> {
+    timeout_at(deadline, read_message_unbounded(reader))
         .await
         .unwrap_or_else(|_| Err(FrameError::Io(std::io::ErrorKind::TimedOut.into())))
 }
 
-async fn read_request_unbounded<R: AsyncRead + Unpin>(reader: &mut R) -> Result<ModuleRequest, FrameError> {
+async fn read_message_unbounded<R: AsyncRead + Unpin, T: DeserializeOwned>(reader: &mut R) -> Result<T, FrameError> {
     let mut header = [0u8; HEADER_LEN];
     let mut filled = 0;
     while filled < HEADER_LEN {
@@ -39,7 +46,12 @@ async fn read_request_unbounded<R: AsyncRead + Unpin>(reader: &mut R) -> Result<
 
 /// Writes one reply within [`WRITE_TIMEOUT`].
 pub async fn write_reply<W: AsyncWrite + Unpin>(writer: &mut W, reply: &DaemonReply) -> Result<(), FrameError> {
-    let frame = encode_frame(reply)?;
+    write_message(writer, reply).await
+}
+
+/// Writes one message of any type within [`WRITE_TIMEOUT`].
+pub async fn write_message<W: AsyncWrite + Unpin, T: Serialize>(writer: &mut W, message: &T) -> Result<(), FrameError> {
+    let frame = encode_frame(message)?;
     let write = async {
         writer.write_all(&frame).await?;
         writer.flush().await

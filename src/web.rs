@@ -145,7 +145,7 @@ async fn start(daemon: &Daemon) -> Response<Full<Bytes>> {
     };
 
     let config = daemon.provider.config();
-    let assurance = daemon.security.global.assurance.request_params();
+    let assurance = daemon.security.load().global.assurance.request_params();
     match authorization_url(endpoint, &config.client_id, &web.redirect_uri(), &config.scopes, &request, &assurance) {
         Ok(url) => pages::redirect(&url),
         Err(reason) => {
@@ -191,7 +191,7 @@ async fn callback(daemon: &Daemon, query: &HashMap<String, String>) -> Response<
 
     // No PAM service is known yet, so the [assurance] defaults apply here; the login that
     // redeems the code checks its own service's policy against the claims kept below.
-    if let Err(verdict) = check_assurance(daemon, &daemon.security.global.assurance, &identity.assurance) {
+    if let Err(verdict) = check_assurance(daemon, &daemon.security.load().global.assurance, &identity.assurance) {
         daemon.audit.event(Level::Warning, "browser_verification_failed", &[("flow", "code"), ("sub", &identity.sub), ("reason", &verdict.reason)]);
         return pages::retry_page(StatusCode::FORBIDDEN, "The verification did not use a method this login requires.", &start_url);
     }

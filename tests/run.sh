@@ -8,7 +8,9 @@ cd "$repo"
 
 # Debian packages: pam_wrapper and pamtester run real libpam without touching /etc/pam.d,
 # libpam0g-dev lets the module link, binutils gives readelf and nm to the linkage test,
-# curl and jq serve the provider's self-test, openssh-server runs the sshd tests.
+# curl and jq serve the provider's self-test, openssh-server runs the sshd tests. The
+# package tests need rpm to inspect the RPM, systemd for systemd-analyze, groff and
+# man-db to render the man pages, and dpkg-dev for cargo-deb's dependency detection.
 install_packages() {
     local missing=()
     dpkg -s libpam-wrapper >/dev/null 2>&1 || missing+=(libpam-wrapper)
@@ -19,6 +21,11 @@ install_packages() {
     command -v curl >/dev/null || missing+=(curl)
     command -v jq >/dev/null || missing+=(jq)
     [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+    command -v rpm >/dev/null || missing+=(rpm)
+    command -v systemd-analyze >/dev/null || missing+=(systemd)
+    command -v groff >/dev/null || missing+=(groff-base)
+    command -v man >/dev/null || missing+=(man-db)
+    command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)
     if ((${#missing[@]})); then
         echo "run.sh: installing ${missing[*]}"
         apt-get update -qq
@@ -37,7 +44,14 @@ install_packages() {
     fi
 }
 
+# Cargo subcommands that build the packages, pinned; each is installed only when missing.
+install_cargo_tools() {
+    cargo deb --version 2>/dev/null | grep -qx 'cargo-deb 3.8.0' || cargo install cargo-deb --version 3.8.0 --locked
+    cargo generate-rpm --version 2>/dev/null | grep -qx 'cargo-generate-rpm 0.21.1' || cargo install cargo-generate-rpm --version 0.21.1 --locked
+}
+
 install_packages
+install_cargo_tools
 python3 -c 'import paramiko' 2>/dev/null || pip install --quiet --disable-pip-version-check -r tests/ssh/requirements.txt
 # npm ci deletes node_modules first, so run it only when the lockfile changed; a
 # provider started from this checkout keeps working meanwhile.
@@ -46,6 +60,9 @@ if [[ ! -f tests/provider/node_modules/.package-lock.json || tests/provider/pack
 fi
 
 cargo build --workspace --locked
+bash packaging/build-packages.sh
+# The benchmark's small run reuses the release build above and asserts counts only.
+CARGO_TARGET_DIR="$repo/target" bash bench/run.sh --quick
 bash tests/provider/selftest.sh
 # Cases per proptest property; raise it for a long run (see docs/security.md).
 export PROPTEST_CASES="${PROPTEST_CASES:-256}"

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use pam::constants::{PAM_SILENT, PamFlag, PamResultCode};
 use pam::conv::Conv;
-use pam::items::{AuthTok, RHost, Service, Tty};
+use pam::items::{AuthTok, RHost, Service, Tty, User};
 use pam::module::{PamHandle, PamHooks};
 use pam::pam_hooks;
 use ultraauth_proto::{LoginRequest, Outcome};
@@ -34,7 +34,11 @@ impl PamHooks for UltraAuthModule {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
         let service = read_item::<Service>(pamh).unwrap_or_else(|| "unknown".into());
         let result = authenticate(pamh, &args, flags, &service);
-        log_result(&service, &result);
+        if result.is_err() {
+            let user = read_item::<User>(pamh);
+            let rhost = read_item::<RHost>(pamh);
+            log_failure(&service, user.as_deref(), rhost.as_deref(), &result);
+        }
         pam_code(&result)
     }
 
@@ -56,7 +60,9 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag, service: &
     let tty = read_item::<Tty>(pamh);
     if args.debug {
         let shown_rhost = rhost.as_deref().unwrap_or("-");
-        syslog::log(Severity::Debug, service, &format!("begin user={user} rhost={shown_rhost} socket={}", args.socket.display()));
+        let socket = args.socket.display().to_string();
+        let fields = [("user", user.as_str()), ("service", service), ("rhost", shown_rhost), ("socket", socket.as_str())];
+        syslog::log(Severity::Debug, service, &syslog::format_event("module_begin", &fields));
     }
 
     let mut link = UnixLink::connect(&args.socket, deadline)?;
@@ -95,9 +101,25 @@ fn read_authtok(pamh: &PamHandle) -> Option<zeroize::Zeroizing<String>> {
     std::str::from_utf8(bytes).ok().map(|text| zeroize::Zeroizing::new(text.to_owned()))
 }
 
-/// Logs failures of the module itself; the daemon logs the verdicts it reaches.
-fn log_result(service: &str, result: &Result<Outcome, ModuleError>) {
-    if let Err(err) = result {
-        syslog::log(Severity::Error, service, &format!("{err}; returning {:?}", pam_code(result)));
-    }
+/// Logs a failure of the module itself as `event=module_failed` with the PAM items; the
+/// daemon logs the verdicts it reaches.
+fn log_failure(service: &str, user: Option<&str>, rhost: Option<&str>, result: &Result<Outcome, ModuleError>) {
+    let Err(err) = result else { return };
+    let code = pam_code(result);
+    // Same vocabulary as the daemon's verdict lines where the meaning is the same.
+    let outcome = match code {
+        PamResultCode::PAM_AUTHINFO_UNAVAIL => "unavailable",
+        _ => "error",
+    };
+    let code_name = format!("{code:?}");
+    let reason = err.to_string();
+    let fields = [
+        ("user", user.filter(|user| !user.is_empty()).unwrap_or("-")),
+        ("service", service),
+        ("rhost", rhost.filter(|rhost| !rhost.is_empty()).unwrap_or("-")),
+        ("result", outcome),
+        ("pam_code", code_name.as_str()),
+        ("reason", reason.as_str()),
+    ];
+    syslog::log(Severity::Error, service, &syslog::format_event("module_failed", &fields));
 }

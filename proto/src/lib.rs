@@ -3,7 +3,9 @@
 //! Both sides exchange JSON messages inside length-prefixed frames over a Unix stream
 //! socket. The module speaks first with [`ModuleRequest::BeginLogin`]; the daemon answers
 //! with prompts and messages for the user and ends with [`DaemonReply::Finish`].
+//! `ultraauthctl` sends the requests in [`admin`] over the same socket.
 
+pub mod admin;
 pub mod frame;
 pub mod messages;
 

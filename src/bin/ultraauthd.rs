@@ -8,6 +8,8 @@ use ultraauth::audit::{AuditLog, Level};
 use ultraauth::clock::SystemClock;
 use ultraauth::config::{DEFAULT_CONFIG_PATH, load_config};
 use ultraauth::daemon::Daemon;
+use ultraauth::notify::notify;
+use ultraauth::reload::reload_on_sighup;
 use ultraauth::server::{bind_socket, serve};
 use ultraauth::web::serve_web;
 
@@ -81,10 +83,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(config, options.syslog))
+    runtime.block_on(run(config, options.config, options.syslog))
 }
 
-async fn run(config: ultraauth::config::Config, syslog: bool) -> ExitCode {
+async fn run(config: ultraauth::config::Config, config_path: PathBuf, syslog: bool) -> ExitCode {
     let socket_path = config.socket_path.clone();
     let audit = AuditLog::open(syslog, true);
 
@@ -95,6 +97,11 @@ async fn run(config: ultraauth::config::Config, syslog: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+
+    if let Err(err) = reload_on_sighup(daemon.clone(), config_path) {
+        eprintln!("ultraauthd: installing the SIGHUP handler for configuration reloads failed: {err}");
+        return ExitCode::FAILURE;
+    }
 
     let listener = match bind_socket(&socket_path) {
         Ok(listener) => listener,
@@ -119,6 +126,11 @@ async fn run(config: ultraauth::config::Config, syslog: bool) -> ExitCode {
     let shown_path = socket_path.display().to_string();
     daemon.audit.event(Level::Notice, "daemon_started", &[("socket", &shown_path), ("issuer", &daemon.provider.config().issuer)]);
 
+    // The socket accepts connections from here on: tell systemd (Type=notify).
+    if let Err(err) = notify(&format!("READY=1\nSTATUS=listening on {shown_path}")) {
+        daemon.audit.event(Level::Warning, "notify_failed", &[("reason", &format!("sending READY=1 to $NOTIFY_SOCKET failed: {err}"))]);
+    }
+
     // Fetch discovery now so a provider problem shows in the log before the first login.
     let warmup = daemon.clone();
     tokio::spawn(async move {
@@ -132,6 +144,7 @@ async fn run(config: ultraauth::config::Config, syslog: bool) -> ExitCode {
         _ = serve(daemon.clone(), listener) => {}
         signal = stopped => daemon.audit.event(Level::Notice, "daemon_stopped", &[("signal", signal)]),
     }
+    let _ = notify("STOPPING=1");
 
     let _ = std::fs::remove_file(&socket_path);
     ExitCode::SUCCESS

@@ -88,7 +88,8 @@ pub fn validate(raw: RawConfig, path: &Path, source: &str) -> Result<Config, Con
     if !raw.socket.path.is_absolute() {
         return Err(check.error("socket", "path", format!("{:?} is not an absolute path; use for example \"/run/ultraauth/ultraauthd.sock\"", raw.socket.path)));
     }
-    let allowed_uids = resolve_users(&check, &raw.socket.allowed_users)?;
+    let allowed_uids = resolve_users(&check, "allowed_users", &raw.socket.allowed_users)?;
+    let admin_uids = resolve_users(&check, "admin_users", &raw.socket.admin_users)?;
 
     let mapping = validate_mapping(&check, raw.mapping)?;
     let prompt_header = match raw.login.prompt_header {
@@ -109,7 +110,7 @@ pub fn validate(raw: RawConfig, path: &Path, source: &str) -> Result<Config, Con
     let web = raw.web.map(|web| validate_web(&check, web)).transpose()?;
     let push = validate_push(&check, raw.push)?;
 
-    Ok(Config { provider, socket_path: raw.socket.path, allowed_uids, mapping, policies, web, push, security })
+    Ok(Config { provider, socket_path: raw.socket.path, allowed_uids, admin_uids, mapping, policies, web, push, security })
 }
 
 /// Checks a prompt header: one line of printable text, at most 80 characters once
@@ -304,15 +305,15 @@ fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, String> {
     Ok(trimmed)
 }
 
-fn resolve_users(check: &Checker, names: &[String]) -> Result<Vec<u32>, ConfigError> {
+fn resolve_users(check: &Checker, key: &str, names: &[String]) -> Result<Vec<u32>, ConfigError> {
     let mut uids = Vec::with_capacity(names.len());
     for name in names {
         match User::from_name(name) {
             Ok(Some(user)) => uids.push(user.uid.as_raw()),
             Ok(None) => {
-                return Err(check.error("socket", "allowed_users", format!("user {name:?} does not exist; list existing local users, for example [\"root\"]")));
+                return Err(check.error("socket", key, format!("user {name:?} does not exist; list existing local users, for example [\"root\"]")));
             }
-            Err(err) => return Err(check.error("socket", "allowed_users", format!("looking up user {name:?} failed: {err}"))),
+            Err(err) => return Err(check.error("socket", key, format!("looking up user {name:?} failed: {err}"))),
         }
     }
     Ok(uids)

@@ -14,9 +14,9 @@ use crate::audit::Level;
 use crate::config::{FailureMode, SecurityPolicy};
 
 impl Login<'_> {
-    /// Returns the service's assurance and failure mode.
-    pub(super) fn security(&self) -> &SecurityPolicy {
-        self.daemon.security.policy_for(&self.request.service)
+    /// Returns the service's assurance and failure mode, as configured now.
+    pub(super) fn security(&self) -> SecurityPolicy {
+        self.daemon.security.load().policy_for(&self.request.service).clone()
     }
 
     /// Turns an unreachable-provider verdict into an approval when the service fails open.

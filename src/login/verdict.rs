@@ -105,9 +105,10 @@ pub struct VerifiedIdentity {
 pub async fn verify_identity(daemon: &Daemon, tokens: &Tokens, nonce: Option<&str>) -> Result<VerifiedIdentity, Verdict> {
     let mut claims = daemon.provider.verify_id_token(&tokens.id_token, nonce).await.map_err(Verdict::from_provider_error)?;
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let mapping = daemon.mapping.load();
 
     // The mapped claim may be left out of the ID token; then ask the userinfo endpoint.
-    if needs_userinfo(&claims, &daemon.mapping) {
+    if needs_userinfo(&claims, &mapping) {
         if let Some(access_token) = &tokens.access_token {
             let userinfo = daemon.provider.userinfo(access_token, &sub).await.map_err(Verdict::from_provider_error)?;
             for (key, value) in userinfo {
@@ -116,7 +117,7 @@ pub async fn verify_identity(daemon: &Daemon, tokens: &Tokens, nonce: Option<&st
         }
     }
 
-    let local_user = match map_username(&claims, &daemon.mapping) {
+    let local_user = match map_username(&claims, &mapping) {
         Ok(local_user) => local_user,
         Err(reason) => return Err(Verdict::denied(format!("identity mapping failed for sub {sub:?}: {reason}"), MSG_INVALID)),
     };
