@@ -4,12 +4,10 @@
 //! Callers pass only names, addresses and reasons. Tokens, secrets, device codes and
 //! user codes never reach this module.
 
-use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
-use crate::flows::device::is_format_mark;
 
 /// Syslog severity of an audit line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,37 +111,7 @@ pub fn verdict_fields<'a>(event: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<
     completed
 }
 
-/// Formats `event=NAME key=value ...`, quoting values with spaces or quotes and escaping
-/// control characters, so one event is always one parseable line.
-pub fn format_event(event: &str, fields: &[(&str, &str)]) -> String {
-    let mut line = format!("event={}", quote_value(event));
-    for (key, value) in fields {
-        let _ = write!(line, " {key}={}", quote_value(value));
-    }
-    line
-}
-
-fn quote_value(value: &str) -> String {
-    let needs_quotes = value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control() || is_format_mark(c));
-    if !needs_quotes {
-        return value.to_owned();
-    }
-
-    let mut quoted = String::with_capacity(value.len() + 2);
-    quoted.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            c if c.is_control() || is_format_mark(c) => {
-                let _ = write!(quoted, "\\u{{{:x}}}", c as u32);
-            }
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
-    quoted
-}
+pub use ultraauth_proto::logfmt::format_event;
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod frame;
+pub mod logfmt;
 pub mod messages;
 
 pub use frame::{FrameError, MAX_FRAME_LEN, decode_frame_len, encode_frame, read_frame, write_frame};

@@ -119,10 +119,7 @@ pub fn displayable(value: Option<&Value>, max: usize) -> Option<String> {
     ok.then(|| text.clone())
 }
 
-/// Unicode bidirectional controls and the line and paragraph separators.
-pub fn is_format_mark(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{061c}')
-}
+pub use ultraauth_proto::logfmt::is_format_mark;
 
 fn is_web_url(text: &str) -> bool {
     url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "https" | "http"))
