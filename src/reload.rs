@@ -4,10 +4,10 @@
 //!
 //! Swapped at reload: `socket.allowed_users`, `socket.admin_users`, `[mapping]`,
 //! `[sessions]`, `[login]`, `[assurance]` and `[services.*]`. `[provider]`, `[web]`,
-//! `[push]`, `socket.path` and `mapping.bindings_file` take effect at the next restart,
-//! because pending logins use the provider, the listeners stay bound and the bindings
-//! are read at start; the reload logs which of them changed. An invalid file keeps the
-//! running configuration and logs the error.
+//! `[push]`, `socket.path` and `mapping.bindings_file` take effect at the next restart:
+//! pending logins use the provider, the listeners stay bound, and the bindings are read
+//! at start. The reload logs which of them changed. An invalid file keeps the running
+//! configuration and logs the error.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -35,12 +35,6 @@ impl<T> Swappable<T> {
     /// Replaces the value for every later [`Swappable::load`].
     pub fn store(&self, value: T) {
         *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(value);
-    }
-}
-
-impl<T: std::fmt::Debug> std::fmt::Debug for Swappable<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.load().fmt(f)
     }
 }
 

@@ -210,10 +210,10 @@ fn ctl_admin_request_needs_admin_user() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
 
-    // nobody may log in but not send admin requests.
+    // The user nobody may log in but not send admin requests.
     let allow_nobody = |dir: &Path| config_text(DEAD_ISSUER, dir, "").replace("[sessions]", "allowed_users = [\"root\", \"nobody\"]\n\n[sessions]");
     let daemon = Daemon::start_with(&daemon_path(), allow_nobody, &[]);
-    // Let nobody reach the socket file, so only the daemon's checks stop it.
+    // Let the user nobody reach the socket file, so only the daemon's checks stop it.
     std::fs::set_permissions(daemon.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 
     let output = Command::new(ctl_path()).arg("--socket").arg(&daemon.socket).args(["--json", "status"]).uid(65534).gid(65534).output().unwrap();

@@ -135,11 +135,6 @@ impl Daemon {
         assert!(status.success(), "kill -HUP {} failed", self.pid());
         self.log.wait_for_count(expected_event, before + 1)
     }
-
-    /// Returns the exit status once the process has ended, without waiting.
-    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().unwrap()
-    }
 }
 
 impl Drop for Daemon {

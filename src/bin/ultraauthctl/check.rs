@@ -246,7 +246,8 @@ fn provider_offers(metadata: &ProviderMetadata, flow: Flow) -> Result<(), String
     }
 }
 
-/// An absent grant_types_supported says nothing, so only a list without `grant` fails.
+/// Checks that grant_types_supported lists `grant`. An absent list is no evidence either
+/// way, so only a list without `grant` fails.
 fn grant_listed(metadata: &ProviderMetadata, grant: &str) -> Result<(), String> {
     match &metadata.grant_types_supported {
         Some(grants) if !grants.iter().any(|listed| listed == grant) => Err(format!("grant_types_supported does not list {grant}")),
