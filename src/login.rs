@@ -213,6 +213,24 @@ impl<'a> Login<'a> {
         }
     }
 
+    /// Joins the pending flow of this login's source or starts one with `start`, within
+    /// the login's deadline, and logs a join.
+    async fn join_shared_flow<F, Fut>(&self, flow: Flow, start: F) -> Result<Arc<RunningFlow>, Verdict>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = shared::Started>,
+    {
+        let shared = self.daemon.shared_flows.clone();
+        let key = self.session_key();
+        let starting = shared.join_or_start(&key, flow, start);
+        let (running, joined) = tokio::time::timeout_at(self.deadline, starting).await.unwrap_or_else(|_| Err(Verdict::provider_too_slow()))?;
+
+        if joined {
+            self.audit(Level::Info, "flow_joined", &[("flow", flow_name(flow)), ("reason", "a login for the same user, service and host is already pending")]);
+        }
+        Ok(running)
+    }
+
     /// Waits for the shared flow's verdict while watching the socket, until this login's
     /// own deadline. Returns `None` when the module closed the connection; dropping this
     /// login's handle then stops the polling unless other logins still wait for it.

@@ -18,17 +18,10 @@ impl Login<'_> {
     /// has already answered the prompt. Returns `None` when the module went away, so
     /// nothing is left to send.
     pub(super) async fn run_device_flow(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) -> Option<(Verdict, bool)> {
-        let shared = self.daemon.shared_flows.clone();
-        let key = self.session_key();
-        let starting = shared.join_or_start(&key, Flow::Device, || self.start_device_flow());
-        let started = tokio::time::timeout_at(self.deadline, starting).await.unwrap_or_else(|_| Err(Verdict::provider_too_slow()));
-        let (running, joined) = match started {
-            Ok(flow) => flow,
+        let running = match self.join_shared_flow(Flow::Device, || self.start_device_flow()).await {
+            Ok(running) => running,
             Err(verdict) => return Some((verdict, true)),
         };
-        if joined {
-            self.audit(Level::Info, "flow_joined", &[("flow", "device"), ("reason", "a login for the same user, service and host is already pending")]);
-        }
 
         let text = running.text.clone().unwrap_or_default();
         if write_reply(writer, &DaemonReply::ShowPrompt { style: PromptStyle::EchoOn, text }).await.is_err() {

@@ -16,17 +16,10 @@ impl Login<'_> {
     /// Runs (or joins) CIBA in poll mode. It needs no reply from the user, so it also
     /// serves PAM applications without a conversation.
     pub(super) async fn run_push_flow(&self, reader: &mut OwnedReadHalf, writer: &mut OwnedWriteHalf) -> Option<(Verdict, bool)> {
-        let shared = self.daemon.shared_flows.clone();
-        let key = self.session_key();
-        let starting = shared.join_or_start(&key, Flow::Push, || self.start_push_flow());
-        let started = tokio::time::timeout_at(self.deadline, starting).await.unwrap_or_else(|_| Err(Verdict::provider_too_slow()));
-        let (running, joined) = match started {
-            Ok(flow) => flow,
+        let running = match self.join_shared_flow(Flow::Push, || self.start_push_flow()).await {
+            Ok(running) => running,
             Err(verdict) => return Some((verdict, true)),
         };
-        if joined {
-            self.audit(Level::Info, "flow_joined", &[("flow", "push"), ("reason", "a login for the same user, service and host is already pending")]);
-        }
 
         if let (true, Some(text)) = (self.request.interactive, running.text.clone()) {
             if write_reply(writer, &DaemonReply::ShowMessage { style: MessageStyle::Info, text }).await.is_err() {

@@ -39,7 +39,7 @@ pub fn daemon_path() -> PathBuf {
 pub struct Output(Arc<Mutex<String>>);
 
 impl Output {
-    fn collect<R: Read + Send + 'static>(&self, reader: R) {
+    pub fn collect<R: Read + Send + 'static>(&self, reader: R) {
         let buffer = self.0.clone();
         thread::spawn(move || {
             let mut reader = BufReader::new(reader);
@@ -66,6 +66,19 @@ impl Output {
                 return text;
             }
             assert!(start.elapsed() < WAIT, "timed out waiting for {needle:?}; output so far:\n{text}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the output contains `needle` `count` times, panicking after [`WAIT`].
+    pub fn wait_for_count(&self, needle: &str, count: usize) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.text();
+            if text.matches(needle).count() >= count {
+                return text;
+            }
+            assert!(start.elapsed() < WAIT, "timed out waiting for {count} x {needle:?}; output so far:\n{text}");
             thread::sleep(Duration::from_millis(50));
         }
     }

@@ -4,56 +4,13 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use crate::common::WAIT;
 
-/// Text a child process wrote to stdout and stderr, collected by reader threads.
-#[derive(Clone, Default)]
-pub struct Log(Arc<Mutex<String>>);
-
-impl Log {
-    pub fn collect<R: Read + Send + 'static>(&self, reader: R) {
-        let buffer = self.0.clone();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(reader);
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                buffer.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
-            }
-        });
-    }
-
-    pub fn text(&self) -> String {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// Waits until the text contains `needle` `count` times, panicking after [`WAIT`].
-    pub fn wait_for_count(&self, needle: &str, count: usize) -> String {
-        let start = Instant::now();
-        loop {
-            let text = self.text();
-            if text.matches(needle).count() >= count {
-                return text;
-            }
-            assert!(start.elapsed() < WAIT, "timed out waiting for {count} x {needle:?}; output so far:\n{text}");
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn wait_for(&self, needle: &str) -> String {
-        self.wait_for_count(needle, 1)
-    }
-}
+/// Text a child process wrote to stdout and stderr: the same collector `common` uses.
+pub use crate::common::Output as Log;
 
 /// Returns the configuration text of a test daemon; `extra` is appended as is.
 pub fn config_text(issuer: &str, dir: &Path, extra: &str) -> String {
