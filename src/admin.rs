@@ -15,7 +15,7 @@ use crate::daemon::Daemon;
 use crate::reload::Swappable;
 use crate::socket_io::write_message;
 
-/// What the daemon keeps for admin requests besides its login state.
+/// State the daemon keeps for admin requests besides its login state.
 pub struct AdminState {
     /// Uids allowed to send admin requests (`socket.admin_users`).
     pub admin_uids: Swappable<Vec<u32>>,

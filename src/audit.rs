@@ -34,7 +34,7 @@ impl AuditLog {
         AuditLog { stderr: stderr && !(syslog.is_some() && stderr_is_journal), syslog }
     }
 
-    /// A log that writes only to stderr, for tests and `--no-syslog`.
+    /// Creates a log that writes only to stderr, for tests and `--no-syslog`.
     pub fn stderr_only() -> Self {
         AuditLog { syslog: None, stderr: true }
     }

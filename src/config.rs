@@ -194,8 +194,8 @@ impl Default for RawLogin {
     }
 }
 
-/// What a login gets when the PAM application has no conversation (cron, some daemons)
-/// and the flow would need one.
+/// The result for a login whose PAM application has no conversation (cron, some
+/// daemons) when the flow would need one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NoConversation {
@@ -227,7 +227,7 @@ pub struct Config {
     /// Uids allowed to send admin requests, resolved from `socket.admin_users` at start.
     pub admin_uids: Vec<u32>,
     pub mapping: MappingConfig,
-    /// What each PAM service gets: flow, session lifetime, wait limit.
+    /// The policy of each PAM service: flow, session lifetime, wait limit.
     pub policies: ServicePolicies,
     pub web: Option<WebConfig>,
     pub push: PushConfig,
@@ -239,10 +239,10 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebConfig {
     pub listen: std::net::SocketAddr,
-    /// Base URL the browser sees, without a trailing slash; the redirect_uri is
+    /// Base URL as the browser reaches it, without a trailing slash; the redirect_uri is
     /// `{public_url}/callback`.
     pub public_url: String,
-    /// Where the result page sends the user with the code in the URL fragment.
+    /// Page the result page sends the user to, with the code in the URL fragment.
     pub return_url: Option<String>,
     pub code_lifetime_secs: u64,
     pub max_code_attempts: u32,

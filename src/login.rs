@@ -103,7 +103,7 @@ impl<'a> Login<'a> {
 
     /// Returns whether the login has a remote host or a terminal that a verified session
     /// can be bound to. JupyterHub (pamela) and similar callers set neither, and a session
-    /// bound to nothing but the user name would let anyone who knows the name in.
+    /// bound to nothing but the user name would let in anyone with the name.
     fn has_source(&self) -> bool {
         !self.rhost.is_empty() || self.request.tty.as_deref().is_some_and(|tty| !tty.is_empty())
     }
@@ -242,7 +242,7 @@ impl<'a> Login<'a> {
             tokio::select! {
                 verdict = running.verdict() => return Some(verdict),
                 () = tokio::time::sleep_until(self.deadline) => return Some(Verdict::timed_out()),
-                // The socket stays watched after the answer: end of stream means the user
+                // The socket stays watched after the reply: end of stream means the user
                 // or the PAM application gave up, and the polling must stop.
                 request = read_request(reader, watch_deadline) => match request {
                     Ok(ModuleRequest::AnswerPrompt { text: Some(_) }) if flow == Flow::Device && !*answered => *answered = true,

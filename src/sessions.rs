@@ -11,7 +11,7 @@ use crate::clock::Clock;
 /// Maximum sessions kept at once; beyond it the session closest to expiry is dropped.
 const MAX_SESSIONS: usize = 100_000;
 
-/// What a verified session is bound to. Local logins (no remote host) are also bound to
+/// The scope a verified session is bound to. Local logins (no remote host) are also bound to
 /// their terminal, so a verification on one tty does not cover another.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SessionKey {

@@ -189,8 +189,8 @@ async fn callback(daemon: &Daemon, query: &HashMap<String, String>) -> Response<
         }
     };
 
-    // No PAM service is known yet, so the [assurance] defaults apply here; the login that
-    // redeems the code checks its own service's policy against the claims kept below.
+    // No PAM service is known yet, so the [assurance] defaults apply here. The login that
+    // redeems the code later checks its own service's policy against the claims kept below.
     if let Err(verdict) = check_assurance(daemon, &daemon.security.load().global.assurance, &identity.assurance) {
         daemon.audit.event(Level::Warning, "browser_verification_failed", &[("flow", "code"), ("sub", &identity.sub), ("reason", &verdict.reason)]);
         return pages::retry_page(StatusCode::FORBIDDEN, "The verification did not use a method this login requires.", &start_url);

@@ -15,9 +15,9 @@ pub enum ModuleError {
     TimedOut,
     /// The connection broke or the daemon sent something the module does not expect.
     Protocol(String),
-    /// The PAM application's conversation failed or is missing; holds the raw PAM code.
+    /// The PAM application's conversation failed or is missing, with the raw PAM code.
     Conversation(i32),
-    /// A PAM library call failed; holds the raw PAM code.
+    /// A PAM library call failed, with the raw PAM code.
     Pam(i32),
 }
 
@@ -26,7 +26,7 @@ impl fmt::Display for ModuleError {
         match self {
             ModuleError::InvalidArgument(reason) => write!(f, "{reason}"),
             ModuleError::DaemonUnreachable(reason) => write!(f, "ultraauthd is not reachable: {reason}"),
-            ModuleError::TimedOut => write!(f, "no answer from ultraauthd before the module timeout"),
+            ModuleError::TimedOut => write!(f, "no response from ultraauthd before the module timeout"),
             ModuleError::Protocol(reason) => write!(f, "talking to ultraauthd failed: {reason}"),
             ModuleError::Conversation(code) => write!(f, "PAM conversation failed with code {code}"),
             ModuleError::Pam(code) => write!(f, "PAM call failed with code {code}"),

@@ -1,8 +1,8 @@
-//! Messages, named for what the sender asks the receiver to do.
+//! Messages, named for the action the sender requests of the receiver.
 
 use serde::{Deserialize, Serialize};
 
-/// Which out-of-band flow verifies the user at the provider.
+/// The out-of-band flow that verifies the user at the provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Flow {
@@ -37,7 +37,7 @@ pub struct LoginRequest {
     pub rhost: Option<String>,
     /// PAM_TTY; may be empty.
     pub tty: Option<String>,
-    /// The flow the module argument `flow=` asks for, if any.
+    /// The flow the module argument `flow=` requests, if any.
     pub flow: Option<Flow>,
     /// Seconds the module waits for [`DaemonReply::Finish`] after sending this request.
     pub wait_limit_secs: u32,
@@ -46,7 +46,7 @@ pub struct LoginRequest {
     pub interactive: bool,
 }
 
-/// How the PAM module shows a prompt.
+/// The PAM message style of a prompt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PromptStyle {
@@ -56,7 +56,7 @@ pub enum PromptStyle {
     EchoOff,
 }
 
-/// How the PAM module shows a message that needs no reply.
+/// The PAM message style of a message that needs no reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStyle {
@@ -88,7 +88,7 @@ pub enum Outcome {
 pub enum DaemonReply {
     /// Shows `text` as a prompt; the module answers with [`ModuleRequest::AnswerPrompt`].
     ShowPrompt { style: PromptStyle, text: String },
-    /// Shows `text` to the user; no answer is expected.
+    /// Shows `text` to the user; no reply is expected.
     ShowMessage { style: MessageStyle, text: String },
     /// Ends the login. `message`, when present, is shown to the user as an error message.
     Finish { outcome: Outcome, message: Option<String> },

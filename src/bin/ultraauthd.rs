@@ -150,7 +150,7 @@ async fn run(config: ultraauth::config::Config, config_path: PathBuf, syslog: bo
     ExitCode::SUCCESS
 }
 
-/// Raises the soft limit of open files to the hard limit: each pending login holds a
+/// Raises the soft limit of open files to the hard limit: each pending login keeps a
 /// socket, and the usual soft limit of 1,024 would cap them near a thousand.
 fn raise_open_files_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};

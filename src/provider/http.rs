@@ -42,13 +42,13 @@ pub struct JsonResponse {
     pub body: serde_json::Map<String, Value>,
 }
 
-/// How the client authenticates at the token endpoint.
+/// Client credentials for the token endpoint.
 pub struct ClientAuth<'a> {
     pub client_id: &'a str,
     pub client_secret: Option<&'a str>,
 }
 
-/// Provider requests in flight at once. Over HTTP/1.1 each waiting request holds its own
+/// Provider requests in flight at once. Over HTTP/1.1 each waiting request keeps its own
 /// connection, so without a cap thousands of pending logins open thousands of sockets.
 const MAX_IN_FLIGHT: usize = 64;
 

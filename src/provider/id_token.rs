@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 /// Largest ID token accepted, in bytes.
 pub const MAX_ID_TOKEN_LEN: usize = 64 * 1024;
 
-/// What one verification checks the token against.
+/// Expected values one verification checks the token against.
 pub struct Expectations<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,

@@ -1,4 +1,4 @@
-//! The OpenID Connect provider as the daemon sees it: metadata, keys, token checks.
+//! The daemon's view of the OpenID Connect provider: metadata, keys, token checks.
 
 pub mod discovery;
 pub mod http;
@@ -29,9 +29,9 @@ const FAILURE_MEMORY: Duration = Duration::from_secs(5);
 /// Errors from talking to the provider, split by what they mean for the login.
 #[derive(Debug)]
 pub enum ProviderError {
-    /// The provider could not be reached or answered nonsense: no verdict is possible.
+    /// The provider could not be reached or returned an invalid response, so no verdict is possible.
     Unavailable(String),
-    /// The provider's answer was understood and rejects the login (or fails a check).
+    /// The provider's response was valid and rejects the login, or it fails a check.
     Rejected(String),
 }
 
@@ -70,7 +70,7 @@ pub struct Provider {
     http: ProviderHttp,
     clock: Arc<dyn Clock>,
     metadata_state: std::sync::Mutex<MetadataState>,
-    /// Held while one caller fetches discovery, so the provider sees one request.
+    /// Lock held while one caller fetches discovery, so the provider gets one request.
     metadata_fetch: Mutex<()>,
     keys: Mutex<CachedKeys>,
 }
@@ -173,7 +173,7 @@ impl Provider {
         let url = discovery_url(&self.config.issuer);
         let response = self.http.get_json(&url, None).await?;
         if !response.status.is_success() {
-            return Err(ProviderError::Unavailable(format!("discovery at {url} answered HTTP {}", response.status.as_u16())));
+            return Err(ProviderError::Unavailable(format!("discovery at {url} returned HTTP {}", response.status.as_u16())));
         }
         parse_metadata(&response.body, &self.config.issuer, &self.config.endpoints).map_err(ProviderError::Unavailable)
     }
@@ -253,7 +253,7 @@ impl Provider {
     async fn fetch_keys(&self, jwks_uri: &str) -> Result<KeySet, ProviderError> {
         let response: JsonResponse = self.http.get_json(jwks_uri, None).await?;
         if !response.status.is_success() {
-            return Err(ProviderError::Unavailable(format!("JWKS at {jwks_uri} answered HTTP {}", response.status.as_u16())));
+            return Err(ProviderError::Unavailable(format!("JWKS at {jwks_uri} returned HTTP {}", response.status.as_u16())));
         }
         parse_jwks(&response.body).map_err(ProviderError::Unavailable)
     }
@@ -267,7 +267,7 @@ impl Provider {
         };
         let response = self.http.get_json(url, Some(access_token)).await?;
         if !response.status.is_success() {
-            return Err(ProviderError::Unavailable(format!("userinfo at {url} answered HTTP {}", response.status.as_u16())));
+            return Err(ProviderError::Unavailable(format!("userinfo at {url} returned HTTP {}", response.status.as_u16())));
         }
         match response.body.get("sub") {
             Some(Value::String(sub)) if sub == id_token_sub => Ok(response.body),

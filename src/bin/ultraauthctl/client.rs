@@ -13,7 +13,7 @@ use crate::output::{Exit, print_error, print_json};
 /// Socket path used when neither `--socket` nor the configuration sets one.
 const DEFAULT_SOCKET: &str = "/run/ultraauth/ultraauthd.sock";
 
-/// Time the daemon has to answer an admin request.
+/// Time the daemon has to respond to an admin request.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Returns `--socket`, else `socket.path` from the configuration file, else the default.
